@@ -1,0 +1,1 @@
+"""API keys, roles, the principal dependency and tenant checks (SPEC §4)."""

@@ -1,0 +1,44 @@
+"""The principal dependency: every /v1 route starts here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.service import Principal, authenticate
+from app.db import SessionDep
+from app.errors import Forbidden
+
+# auto_error=False: a missing key is answered by our own 401 problem, not FastAPI's.
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key: `dpa_…`. Staff keys see everything; client keys only their client.",
+)
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    context = request.app.state.context
+    return authenticate(
+        session,
+        context.clock,
+        context.settings.key_hash_secret,
+        request.headers.get("authorization"),
+    )
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_staff(principal: PrincipalDep) -> Principal:
+    if not principal.is_staff:
+        raise Forbidden("This operation needs a staff API key.")
+    return principal
+
+
+StaffDep = Annotated[Principal, Depends(require_staff)]

@@ -1,0 +1,155 @@
+"""API keys: random, high-entropy, stored only as a keyed hash (HMAC-SHA256), revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+
+from app.auth.models import ApiKey, BootstrapMarker
+from app.auth.schemas import Role
+from app.clock import Clock
+from app.errors import Conflict, NotFound, Unauthorized
+from app.ids import new_id
+from app.pagination import PageParams, paginate
+
+KEY_PREFIX = "dpa_"
+_SECRET_BYTES = 32  # 256 bits
+_KEY_LENGTH = len(KEY_PREFIX) + len(secrets.token_urlsafe(_SECRET_BYTES))
+_KEY_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+# last_used_at is kept to the minute so that reads do not turn into a write each.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a staff key sees everything, a client key only its own client."""
+
+    key_id: str
+    role: Role
+    client_id: str | None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role is Role.staff
+
+    def can_see_client(self, client_id: str) -> bool:
+        return self.is_staff or self.client_id == client_id
+
+
+def hash_key(key: str, secret: bytes) -> str:
+    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
+
+
+def create_key(
+    session: Session,
+    clock: Clock,
+    secret: bytes,
+    *,
+    role: Role,
+    client_id: str | None = None,
+    name: str | None = None,
+    created_by: str | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key and its plain text, which the caller shows once and never stores."""
+    if (role is Role.client) != (client_id is not None):
+        raise ValueError("a client key needs a client_id, a staff key must not have one")
+    plain = KEY_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
+    key = ApiKey(
+        id=new_id("key"),
+        role=role.value,
+        client_id=client_id,
+        name=name,
+        prefix=plain[:12],
+        key_hash=hash_key(plain, secret),
+        created_at=clock.now(),
+        created_by=created_by,
+    )
+    session.add(key)
+    session.flush()
+    return key, plain
+
+
+def authenticate(
+    session: Session, clock: Clock, secret: bytes, authorization: str | None
+) -> Principal:
+    if not authorization:
+        raise Unauthorized("Missing API key: send `Authorization: Bearer <key>`.")
+    scheme, _, plain = authorization.partition(" ")
+    plain = plain.strip()
+    if (
+        scheme.lower() != "bearer"
+        or not plain.startswith(KEY_PREFIX)
+        or len(plain) != _KEY_LENGTH
+        or not _KEY_ALPHABET.issuperset(plain[len(KEY_PREFIX) :])
+    ):
+        raise Unauthorized(
+            "Malformed credentials: expected `Authorization: Bearer dpa_…` with a key this "
+            "service issued."
+        )
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(plain, secret))).first()
+    if key is None:
+        raise Unauthorized("Unknown API key.")
+    if key.revoked_at is not None:
+        raise Unauthorized(f"API key {key.id} was revoked at {key.revoked_at.isoformat()}.")
+    now = clock.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
+        key.last_used_at = now
+        session.add(key)
+    return Principal(key_id=key.id, role=Role(key.role), client_id=key.client_id)
+
+
+def get_visible_key(session: Session, principal: Principal, key_id: str) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None or not (
+        principal.is_staff or (key.client_id is not None and key.client_id == principal.client_id)
+    ):
+        raise NotFound("API key", key_id)
+    return key
+
+
+def revoke_key(session: Session, clock: Clock, principal: Principal, key_id: str) -> ApiKey:
+    key = get_visible_key(session, principal, key_id)
+    if key.revoked_at is not None:
+        raise Conflict(f"API key {key_id} is already revoked (at {key.revoked_at.isoformat()}).")
+    key.revoked_at = clock.now()
+    session.add(key)
+    session.flush()
+    return key
+
+
+def revoke_key_by_id(session: Session, clock: Clock, key_id: str) -> ApiKey:
+    """Revocation by an operator at the console (`dpa keys revoke`)."""
+    staff = Principal(key_id="console", role=Role.staff, client_id=None)
+    return revoke_key(session, clock, staff, key_id)
+
+
+def list_client_keys(session: Session, client_id: str, params: PageParams):
+    return paginate(session, select(ApiKey).where(ApiKey.client_id == client_id), ApiKey, params)
+
+
+def any_staff_key(session: Session) -> bool:
+    return (
+        session.exec(select(col(ApiKey.id)).where(ApiKey.role == Role.staff.value)).first()
+        is not None
+    )
+
+
+STAFF_BOOTSTRAP = "staff_key"
+
+
+def bootstrap_staff_key(session: Session, clock: Clock, secret: bytes) -> str | None:
+    """On the first start on an empty database, one staff key (SPEC §4). The marker row's
+    primary key makes this happen once even when several processes start together."""
+    if session.get(BootstrapMarker, STAFF_BOOTSTRAP) is not None:
+        return None
+    session.add(BootstrapMarker(name=STAFF_BOOTSTRAP, done_at=clock.now()))
+    session.flush()  # a concurrent first start fails here (IntegrityError) and prints nothing
+    if any_staff_key(session):
+        return None  # an operator already made one with `dpa keys create`
+    _key, plain = create_key(session, clock, secret, role=Role.staff, name="first start")
+    return plain

@@ -1,0 +1,234 @@
+"""`dpa`: serve, worker, migrate, keys create|revoke, clients create, openapi export.
+
+Results go to stdout (so scripts can capture them); messages go to stderr."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from app import migrate as migrations
+from app.auth import service as auth_service
+from app.auth.schemas import ApiKeyPublic, Role
+from app.clients import service as clients_service
+from app.clients.schemas import ClientCreate, ClientPublic, SubprocessorAuthorisation
+from app.clock import SystemClock
+from app.context import AppContext
+from app.db import make_engine
+from app.errors import DomainError
+from app.settings import Settings
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+keys_cli = typer.Typer(no_args_is_help=True, help="Create and revoke API keys.")
+clients_cli = typer.Typer(no_args_is_help=True, help="Register clients.")
+openapi_cli = typer.Typer(no_args_is_help=True, help="The OpenAPI document.")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(clients_cli, name="clients")
+cli.add_typer(openapi_cli, name="openapi")
+
+DEFAULT_OPENAPI = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    _say(f"error: {message}")
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise _fail(f"invalid DPA_ settings:\n{exc}") from exc
+
+
+def _require_migrated(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        current = migrations.current_revision(engine)
+    except Exception as exc:
+        raise _fail(f"cannot reach the database ({type(exc).__name__}: {exc})") from exc
+    finally:
+        engine.dispose()
+    if current != migrations.head_revision():
+        raise _fail(
+            f"the database is at migration {current or 'none'}, not at head "
+            f"{migrations.head_revision()}: run `dpa migrate` first"
+        )
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API (and, unless DPA_WORKER_ENABLED=false, run the worker in this process)."""
+    import uvicorn
+
+    from app.main import configure_logging, create_app
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _require_migrated(settings)
+    _say(f"dpa-service on http://{host}:{port} — Swagger UI at http://{host}:{port}/docs")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@cli.command()
+def worker() -> None:
+    """Run only the worker: the scheduler that delivers messages and fires timers."""
+    from app.main import configure_logging
+    from app.worker import Worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _require_migrated(settings)
+    context = AppContext(settings, make_engine(settings.database_url), SystemClock())
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    context.worker = Worker(context)
+    context.worker.start()
+    _say("dpa worker running; stop with Ctrl-C or SIGTERM")
+    stop.wait()
+    context.worker.stop()
+    context.engine.dispose()
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Bring the database schema to a revision (default: the newest)."""
+    settings = _settings()
+    migrations.upgrade(settings.database_url, revision)
+    _say(f"database migrated to {revision} ({migrations.head_revision()})")
+
+
+@keys_cli.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="`staff` sees everything; `client` one client.")],
+    client_id: Annotated[str | None, typer.Option(help="The client of a client key.")] = None,
+    name: Annotated[str | None, typer.Option(help="What the key is for.")] = None,
+) -> None:
+    """Print a new API key on stdout, and nothing else."""
+    if (role is Role.client) != (client_id is not None):
+        raise _fail("a client key needs --client-id; a staff key takes none", 2)
+    settings = _settings()
+    _require_migrated(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            if client_id is not None and not clients_service.client_exists(session, client_id):
+                raise _fail(f"no client with id {client_id!r}")
+            key, plain = auth_service.create_key(
+                session,
+                SystemClock(),
+                settings.key_hash_secret,
+                role=role,
+                client_id=client_id,
+                name=name,
+            )
+            session.commit()
+            _say(f"created {role.value} key {key.id}; it is shown once:")
+    finally:
+        engine.dispose()
+    typer.echo(plain)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (`key_…`).")]) -> None:
+    """Revoke a key; it fails from its very next request."""
+    settings = _settings()
+    _require_migrated(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            try:
+                key = auth_service.revoke_key_by_id(session, SystemClock(), key_id)
+            except DomainError as exc:
+                raise _fail(exc.detail) from exc
+            session.commit()
+            typer.echo(ApiKeyPublic.model_validate(key).model_dump_json())
+    finally:
+        engine.dispose()
+
+
+@clients_cli.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="Usual name.")],
+    legal_name: Annotated[str, typer.Option(help="Registered legal name.")],
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2.")] = "FR",
+    calendar: Annotated[str, typer.Option(help="Holiday calendar: FR, FR-57, …")] = "FR",
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "Europe/Paris",
+    contract_ref: Annotated[str | None, typer.Option(help="The agreement's reference.")] = None,
+    subprocessor_authorisation: Annotated[
+        SubprocessorAuthorisation, typer.Option(help="general or specific.")
+    ] = SubprocessorAuthorisation.general,
+    objection_window_days: Annotated[int, typer.Option(help="Days to object.")] = 30,
+) -> None:
+    """Register a client and print it as JSON."""
+    try:
+        data = ClientCreate(
+            name=name,
+            legal_name=legal_name,
+            country=country,
+            calendar=calendar,
+            timezone=timezone,
+            contract_ref=contract_ref,
+            subprocessor_authorisation=subprocessor_authorisation,
+            objection_window_days=objection_window_days,
+        )
+    except ValidationError as exc:
+        raise _fail(str(exc), 2) from exc
+    settings = _settings()
+    _require_migrated(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            client = clients_service.create_client(session, SystemClock(), data)
+            session.commit()
+            typer.echo(ClientPublic.model_validate(client).model_dump_json())
+    finally:
+        engine.dispose()
+
+
+@openapi_cli.command("export")
+def openapi_export(
+    output: Annotated[
+        Path, typer.Option(help="Where to write it; `-` for stdout.")
+    ] = DEFAULT_OPENAPI,
+) -> None:
+    """Write the OpenAPI document the app serves (a test fails when the file drifts)."""
+    text = render_openapi()
+    if str(output) == "-":
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    _say(f"wrote {output}")
+
+
+def render_openapi() -> str:
+    from app.main import create_app
+
+    settings = Settings(database_url="sqlite://", worker_enabled=False, secret_key="unused")
+    return (
+        json.dumps(create_app(settings, bootstrap=False).openapi(), indent=2, ensure_ascii=False)
+        + "\n"
+    )
+
+
+def main() -> None:
+    cli()

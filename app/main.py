@@ -1,0 +1,133 @@
+"""create_app(): routers, error handlers, the lifespan that bootstraps the first staff key and
+starts the worker."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from sqlmodel import Session
+
+from app import ops
+from app.auth.router import router as auth_router
+from app.auth.service import bootstrap_staff_key
+from app.clients.router import router as clients_router
+from app.clock import Clock, SystemClock
+from app.context import AppContext
+from app.db import make_engine
+from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from app.metrics import Metrics, RequestContextMiddleware
+from app.settings import Settings
+from app.worker import Worker
+
+log = logging.getLogger("dpa")
+
+DESCRIPTION = """
+**dpa-service** keeps the promises SCR Group makes to its clients in their data-processing
+agreement (GDPR Art. 28): it records each client's written instructions and DPO, the
+sub-processors and the client's right to object, audit requests under the 30-working-day notice
+rule, and above all personal data breaches, which it notifies to each client's contacts by signed
+webhooks **at the latest within 72 hours**, with reminders and escalation until they are received.
+
+**Authorize** with an API key (`dpa_…`): a staff key sees everything; a client key sees only its
+own client. Every error is `application/problem+json`. Every POST accepts an `Idempotency-Key`.
+"""
+
+TAGS = [
+    {"name": "clients", "description": "Clients and the contacts they communicated in writing."},
+    {"name": "api keys", "description": "Keys for client systems and SCR staff."},
+    {"name": "ops", "description": "Health, readiness and metrics."},
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    *,
+    bootstrap: bool = True,
+) -> FastAPI:
+    settings = settings or Settings()
+    context = AppContext(
+        settings=settings, engine=make_engine(settings.database_url), clock=clock or SystemClock()
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if bootstrap:
+            plain = await run_in_threadpool(_bootstrap, context)
+            if plain is not None:
+                print(f"Staff API key (shown once): {plain}", flush=True)
+        if settings.worker_enabled:
+            context.worker = Worker(context)
+            context.worker.start()
+        try:
+            yield
+        finally:
+            if context.worker is not None:
+                await run_in_threadpool(context.worker.stop)
+            context.engine.dispose()
+
+    app = FastAPI(
+        title="dpa-service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.context = context
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.include_router(ops.router)
+    app.include_router(clients_router)
+    app.include_router(auth_router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _bootstrap(context: AppContext) -> str | None:
+    from sqlalchemy.exc import IntegrityError
+
+    with Session(context.engine) as session:
+        try:
+            plain = bootstrap_staff_key(session, context.clock, context.settings.key_hash_secret)
+            session.commit()
+            return plain
+        except IntegrityError:
+            session.rollback()  # another process bootstrapped at the same moment
+            return None
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with every error response served as application/problem+json."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[0] in "45" and "application/json" in content:
+                        content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

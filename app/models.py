@@ -1,0 +1,7 @@
+"""Every table, imported once so that SQLModel.metadata knows them all (Alembic, tests)."""
+
+from app.auth.models import ApiKey, BootstrapMarker
+from app.clients.models import Client, Contact
+from app.idempotency import IdempotencyRecord
+
+__all__ = ["ApiKey", "BootstrapMarker", "Client", "Contact", "IdempotencyRecord"]

@@ -1,0 +1,111 @@
+"""The route class every API router uses: one unit of work per request, Idempotency-Key on POST.
+
+The request's session is opened here, handed to the endpoint through `SessionDep`, and committed
+once after the endpoint succeeded, together with the stored idempotent response. Any exception
+rolls everything back, so a failed request changes nothing (events included: they are rows too).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app import idempotency
+from app.errors import Conflict
+
+_REPLAYED_HEADERS = ("content-type", "location")
+
+
+def _idempotency_key_header(
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        max_length=idempotency.MAX_KEY_LENGTH,
+        description=(
+            "Any unique string (a UUID). A retry with the same key and body returns the first "
+            "response and creates nothing new; the same key with another body is refused."
+        ),
+    ),
+) -> None:
+    """Documents the header in OpenAPI; ServiceRoute does the work before the endpoint runs."""
+
+
+class ServiceRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if "POST" in (kwargs.get("methods") or ()):
+            kwargs["dependencies"] = [
+                *(kwargs.get("dependencies") or []),
+                Depends(_idempotency_key_header),
+            ]
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def unit_of_work(request: Request) -> Response:
+            context = request.app.state.context
+            session = Session(context.engine, expire_on_commit=False)
+            request.state.session = session
+            key = request.headers.get("idempotency-key") if request.method == "POST" else None
+            try:
+                if key is not None:
+                    idempotency.check_key(key)
+                    scope = idempotency.scope_of(
+                        request.headers.get("authorization"), context.settings.key_hash_secret
+                    )
+                    fingerprint = idempotency.fingerprint_of(
+                        request.method, request.url.path, request.url.query, await request.body()
+                    )
+                    stored = await run_in_threadpool(
+                        idempotency.find, session, scope, key, fingerprint
+                    )
+                    if stored is not None:
+                        headers = json.loads(stored.response_headers)
+                        headers["Idempotent-Replayed"] = "true"
+                        return Response(stored.response_body, stored.status_code, headers=headers)
+                response = await handler(request)
+                if response.status_code >= 400:
+                    await run_in_threadpool(session.rollback)
+                    return response
+                if key is not None:
+                    await run_in_threadpool(
+                        lambda: idempotency.remember(
+                            session,
+                            scope=scope,
+                            key=key,
+                            fingerprint=fingerprint,
+                            status_code=response.status_code,
+                            body=bytes(response.body),
+                            headers={
+                                name: value
+                                for name, value in response.headers.items()
+                                if name in _REPLAYED_HEADERS
+                            },
+                            now=context.clock.now(),
+                        )
+                    )
+                await run_in_threadpool(session.commit)
+                return response
+            except IntegrityError as exc:
+                await run_in_threadpool(session.rollback)
+                detail = (
+                    "Another request with this Idempotency-Key was completed at the same time; "
+                    "retry to receive its response."
+                    if key is not None
+                    else "The change conflicts with data written at the same time; retry."
+                )
+                raise Conflict(detail) from exc
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+
+        return unit_of_work

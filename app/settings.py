@@ -1,0 +1,85 @@
+"""One settings class: each setting is an environment variable with the DPA_ prefix (README)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DPA_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        "sqlite:///./var/dpa.sqlite3",
+        description="SQLAlchemy URL. SQLite (embedded default) or postgresql+psycopg://…",
+    )
+    worker_enabled: bool = Field(
+        True, description="Run the scheduler (delivery pump, timers) in this process."
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow http:// and loopback/private webhook receivers (local use, tests).",
+    )
+    breach_reminder_hours: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [24, 48, 66],
+        description="Breach reminders, hours after aware_at, until the client acknowledges.",
+    )
+    breach_escalation_minutes: int = Field(
+        15, ge=1, description="Escalate to SCR staff when no client endpoint answered 2xx by then."
+    )
+    smtp_host: str | None = Field(None, description="E-mail fallback server; off when unset.")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = Field("dpa-service@localhost", description="Sender of fallback e-mails.")
+    secret_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Key for the keyed hash of API keys. Unset: generated once into var_dir/secret_key. "
+            "Set it explicitly when several hosts share one PostgreSQL database."
+        ),
+    )
+    var_dir: Path = Field(Path("./var"), description="Where local state (SQLite, secret) lives.")
+    log_level: str = Field("info", description="Python logging level name.")
+
+    @field_validator("breach_reminder_hours", mode="before")
+    @classmethod
+    def _split_hours(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            return [int(part) for part in parts]
+        return value
+
+    @field_validator("breach_reminder_hours")
+    @classmethod
+    def _hours_inside_deadline(cls, value: list[int]) -> list[int]:
+        # Seed §2.6: reminders only make sense before the 72-hour notification deadline.
+        if any(hour <= 0 or hour >= 72 for hour in value):
+            raise ValueError("each reminder must be between 1 and 71 hours after aware_at")
+        return sorted(set(value))
+
+    @cached_property
+    def key_hash_secret(self) -> bytes:
+        """The secret for hashing API keys; created on first use when not configured."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            candidate = secrets.token_urlsafe(48)
+            try:
+                with path.open("x", encoding="utf-8") as handle:
+                    handle.write(candidate)
+                path.chmod(0o600)
+            except FileExistsError:
+                pass  # another process created it first; use theirs
+        return path.read_text(encoding="utf-8").strip().encode()
+
+
+def get_settings() -> Settings:
+    return Settings()
