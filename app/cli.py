@@ -232,3 +232,7 @@ def render_openapi() -> str:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

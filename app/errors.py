@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -154,6 +155,16 @@ def validation_problem(request: Request, exc: RequestValidationError) -> JSONRes
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the path allows (Starlette's own Allow header names only the first route's)."""
+    allowed: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            allowed.update(route.methods or ())
+    return sorted(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -176,12 +187,16 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no resource at {request.url.path}."
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}."
+            allowed = _allowed_methods(request)
+            detail = (
+                f"{request.method} is not allowed on {request.url.path}; "
+                f"allowed: {', '.join(allowed)}."
+            )
+            headers = {"Allow": ", ".join(allowed)}
         slug = _TITLES.get(exc.status_code, "error").lower().replace(" ", "-")
-        return problem_response(
-            exc.status_code, slug, detail, request, headers=getattr(exc, "headers", None)
-        )
+        return problem_response(exc.status_code, slug, detail, request, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -193,6 +208,18 @@ def install_error_handlers(app: FastAPI) -> None:
             "reporting it.",
             request,
         )
+
+
+def internal_error(request: Request, exc: BaseException) -> JSONResponse:
+    """A 500 that says nothing of the internals; the traceback goes to the log only."""
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        "internal-error",
+        "The service failed unexpectedly; nothing was changed. Quote the request_id when "
+        "reporting it.",
+        request,
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

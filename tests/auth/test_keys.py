@@ -1,0 +1,154 @@
+"""API keys: shown once, kept only as a keyed hash, revocable with immediate effect."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlmodel import Session
+
+from app.clock import MovableClock
+from tests.conftest import SECRET, Tenant, bearer, make_tenant
+
+KEY_SHAPE = re.compile(r"^dpa_[A-Za-z0-9_-]{43}$")
+
+
+def test_the_database_holds_no_key_in_plain_text(
+    api: TestClient, staff: dict, tenant_a: Tenant, session: Session
+) -> None:
+    response = api.post(f"/v1/clients/{tenant_a.id}/api-keys", json={"name": "sync"}, headers=staff)
+    plain = response.json()["key"]
+    assert KEY_SHAPE.match(plain)
+    rows = session.exec(text("SELECT * FROM api_keys")).all()  # type: ignore[call-overload]
+    assert len(rows) == 3  # staff, tenant_a's first key, this one
+    secret_part = plain[len("dpa_") :]
+    for row in rows:
+        for value in row:
+            assert secret_part not in str(value)
+    # The list never shows a secret either.
+    listed = api.get(f"/v1/clients/{tenant_a.id}/api-keys", headers=staff).text
+    assert secret_part not in listed
+    assert "key_hash" not in listed
+
+
+def test_a_revoked_key_fails_on_the_very_next_request(
+    api: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    assert api.get(f"/v1/clients/{tenant_a.id}", headers=tenant_a.headers).status_code == 200
+    revoked = api.delete(f"/v1/api-keys/{tenant_a.key_id}", headers=staff)
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
+    assert api.get(f"/v1/clients/{tenant_a.id}", headers=tenant_a.headers).status_code == 401
+
+
+def test_a_client_revokes_its_own_keys_but_not_another_clients(
+    api: TestClient, staff: dict, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    spare = api.post(f"/v1/clients/{tenant_a.id}/api-keys", json={}, headers=staff).json()
+    assert (
+        api.delete(f"/v1/api-keys/{tenant_b.key_id}", headers=tenant_a.headers).status_code == 404
+    )
+    assert api.get("/v1/me", headers=tenant_b.headers).status_code == 200
+    assert api.delete(f"/v1/api-keys/{spare['id']}", headers=tenant_a.headers).status_code == 200
+    assert api.get("/v1/me", headers=bearer(spare["key"])).status_code == 401
+
+
+def test_last_used_at_follows_use_to_the_minute(
+    api: TestClient, staff: dict, clock: MovableClock
+) -> None:
+    tenant = make_tenant(api, staff, "Delta")
+
+    def last_used() -> str | None:
+        keys = api.get(f"/v1/clients/{tenant.id}/api-keys", headers=staff).json()["items"]
+        return next(k["last_used_at"] for k in keys if k["id"] == tenant.key_id)
+
+    assert last_used() is None
+    api.get("/v1/me", headers=tenant.headers)
+    first = last_used()
+    assert first is not None
+    clock.advance(timedelta(seconds=20))
+    api.get("/v1/me", headers=tenant.headers)
+    assert last_used() == first  # within the minute: no write
+    clock.advance(timedelta(minutes=2))
+    api.get("/v1/me", headers=tenant.headers)
+    assert last_used() > first
+
+
+def _dpa(args: list[str], database_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DPA_DATABASE_URL": database_url,
+        "DPA_SECRET_KEY": SECRET,
+        "DPA_VAR_DIR": str(tmp_path / "var"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
+def test_cli_keys_create_prints_only_the_key(api: TestClient, settings, tmp_path: Path) -> None:
+    result = _dpa(["keys", "create", "--role", "staff"], settings.database_url, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert KEY_SHAPE.match(result.stdout.rstrip("\n")), repr(result.stdout)
+    assert result.stdout.count("\n") == 1
+    assert "shown once" in result.stderr
+    key = result.stdout.strip()
+    me = api.get("/v1/me", headers=bearer(key))
+    assert me.status_code == 200
+    assert me.json()["role"] == "staff"
+
+    revoked = _dpa(["keys", "revoke", me.json()["key_id"]], settings.database_url, tmp_path)
+    assert revoked.returncode == 0, revoked.stderr
+    assert api.get("/v1/me", headers=bearer(key)).status_code == 401
+
+
+def test_cli_client_key_needs_an_existing_client(settings, tmp_path: Path) -> None:
+    missing = _dpa(["keys", "create", "--role", "client"], settings.database_url, tmp_path)
+    assert missing.returncode == 2
+    assert missing.stdout == ""
+    unknown = _dpa(
+        ["keys", "create", "--role", "client", "--client-id", "cli_nope"],
+        settings.database_url,
+        tmp_path,
+    )
+    assert unknown.returncode == 1
+    assert "cli_nope" in unknown.stderr
+
+
+def test_cli_clients_create(api: TestClient, staff: dict, settings, tmp_path: Path) -> None:
+    result = _dpa(
+        [
+            "clients",
+            "create",
+            "--name",
+            "Epsilon",
+            "--legal-name",
+            "Epsilon SA",
+            "--calendar",
+            "FR-57",
+        ],
+        settings.database_url,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"calendar":"FR-57"' in result.stdout
+    names = [c["name"] for c in api.get("/v1/clients", headers=staff).json()["items"]]
+    assert names == ["Epsilon"]
+    bad = _dpa(
+        ["clients", "create", "--name", "X", "--legal-name", "X", "--timezone", "Nowhere/City"],
+        settings.database_url,
+        tmp_path,
+    )
+    assert bad.returncode == 2
+    assert "timezone" in bad.stderr

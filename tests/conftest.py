@@ -1,0 +1,191 @@
+"""Fixtures: a migrated database per test (SQLite file, and PostgreSQL from a throwaway cluster),
+the real app with a movable clock, and tenants with their keys."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
+
+from app import migrate
+from app.auth import service as auth_service
+from app.auth.schemas import Role
+from app.clock import MovableClock
+from app.main import create_app
+from app.settings import Settings
+from tests.pg import Cluster, PostgresUnavailable
+
+SECRET = "test-secret-key"
+SKIP_POSTGRES = os.environ.get("DPA_TEST_SKIP_POSTGRES") == "1"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    cluster = Cluster()
+    try:
+        cluster.start()
+    except PostgresUnavailable as exc:
+        cluster.stop()
+        pytest.fail(
+            "PostgreSQL could not start, so the PostgreSQL half of the suite cannot run "
+            f"(set DPA_TEST_SKIP_POSTGRES=1 to opt out explicitly):\n{exc}",
+            pytrace=False,
+        )
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: Cluster) -> str:
+    """A database migrated to head once; each test gets a copy (CREATE DATABASE … TEMPLATE)."""
+    admin = create_engine(postgres_cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("CREATE DATABASE dpa_template"))
+    admin.dispose()
+    migrate.upgrade(postgres_cluster.url("dpa_template"))
+    return "dpa_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _fresh_postgres(cluster: Cluster, template: str) -> Iterator[str]:
+    name = f"dpa_test_{os.getpid()}_{next(_counter)}"
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
+    try:
+        yield cluster.url(name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database at head, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "dpa.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    if SKIP_POSTGRES:
+        pytest.skip("DPA_TEST_SKIP_POSTGRES=1")
+    cluster = request.getfixturevalue("postgres_cluster")
+    template = request.getfixturevalue("postgres_template")
+    yield from _fresh_postgres(cluster, template)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh SQLite database at head (for tests that run subprocesses on a file)."""
+    path = tmp_path / "dpa.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(START)
+
+
+def make_settings(database_url: str, var_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "worker_enabled": False,
+        "secret_key": SECRET,
+        "var_dir": var_dir,
+        "webhook_allow_private": True,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path / "var")
+
+
+@pytest.fixture
+def app(settings: Settings, clock: MovableClock) -> FastAPI:
+    return create_app(settings, clock, bootstrap=False)
+
+
+@pytest.fixture
+def api(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def session(app: FastAPI) -> Iterator[Session]:
+    """A session on the app's database, to read rows the API does not show."""
+    with Session(app.state.context.engine) as db_session:
+        yield db_session
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def staff(app: FastAPI) -> dict[str, str]:
+    """Authorization headers of a staff key."""
+    context = app.state.context
+    with Session(context.engine) as db_session:
+        _key, plain = auth_service.create_key(
+            db_session, context.clock, context.settings.key_hash_secret, role=Role.staff
+        )
+        db_session.commit()
+    return bearer(plain)
+
+
+@dataclass
+class Tenant:
+    """A client with its own key, as a client system would hold it."""
+
+    id: str
+    name: str
+    headers: dict[str, str]
+    key_id: str
+    objects: dict[str, str] = field(default_factory=dict)
+
+
+def make_tenant(api: TestClient, staff: dict[str, str], name: str) -> Tenant:
+    response = api.post(
+        "/v1/clients",
+        json={"name": name, "legal_name": f"{name} SAS", "country": "FR", "calendar": "FR"},
+        headers=staff,
+    )
+    assert response.status_code == 201, response.text
+    client_id = response.json()["id"]
+    response = api.post(f"/v1/clients/{client_id}/api-keys", json={"name": "tests"}, headers=staff)
+    assert response.status_code == 201, response.text
+    return Tenant(client_id, name, bearer(response.json()["key"]), response.json()["id"])
+
+
+@pytest.fixture
+def tenant_a(api: TestClient, staff: dict[str, str]) -> Tenant:
+    return make_tenant(api, staff, "Alpha Boulangerie")
+
+
+@pytest.fixture
+def tenant_b(api: TestClient, staff: dict[str, str]) -> Tenant:
+    return make_tenant(api, staff, "Beta Imprimerie")

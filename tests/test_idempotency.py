@@ -1,0 +1,72 @@
+"""Idempotency-Key on POST (SPEC §3): a retry returns the first answer and creates nothing."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.clients.models import Client
+from tests.conftest import Tenant
+
+BODY = {"name": "Theta", "legal_name": "Theta SAS", "country": "FR"}
+
+
+def count_clients(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Client)).one()
+
+
+def test_same_key_and_body_returns_the_first_response_and_one_row(
+    api: TestClient, staff: dict, session: Session
+) -> None:
+    headers = {**staff, "Idempotency-Key": "create-theta-1"}
+    first = api.post("/v1/clients", json=BODY, headers=headers)
+    again = api.post("/v1/clients", json=BODY, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["content-type"] == "application/json"
+    assert count_clients(session) == 1
+
+
+def test_same_key_with_another_body_is_refused(
+    api: TestClient, staff: dict, session: Session
+) -> None:
+    headers = {**staff, "Idempotency-Key": "create-theta-2"}
+    assert api.post("/v1/clients", json=BODY, headers=headers).status_code == 201
+    other = api.post("/v1/clients", json={**BODY, "name": "Iota"}, headers=headers)
+    assert other.status_code == 422
+    assert other.headers["content-type"] == "application/problem+json"
+    assert other.json()["rule"] == "idempotency-key-reuse"
+    assert count_clients(session) == 1
+
+
+def test_keys_are_per_caller(api: TestClient, staff: dict, tenant_a: Tenant) -> None:
+    contact = {
+        "role": "other",
+        "name": "N",
+        "email": "n@example.com",
+        "communicated_at": "2026-01-01T00:00:00Z",
+    }
+    url = f"/v1/clients/{tenant_a.id}/contacts"
+    by_staff = api.post(url, json=contact, headers={**staff, "Idempotency-Key": "k"})
+    by_client = api.post(url, json=contact, headers={**tenant_a.headers, "Idempotency-Key": "k"})
+    assert by_staff.status_code == by_client.status_code == 201
+    assert by_staff.json()["id"] != by_client.json()["id"]
+
+
+def test_a_refused_request_is_not_remembered(
+    api: TestClient, staff: dict, session: Session
+) -> None:
+    headers = {**staff, "Idempotency-Key": "fix-and-retry"}
+    assert (
+        api.post("/v1/clients", json={**BODY, "country": "XX"}, headers=headers).status_code == 422
+    )
+    assert api.post("/v1/clients", json=BODY, headers=headers).status_code == 201
+    assert count_clients(session) == 1
+
+
+def test_an_overlong_key_is_refused(api: TestClient, staff: dict, session: Session) -> None:
+    response = api.post("/v1/clients", json=BODY, headers={**staff, "Idempotency-Key": "k" * 256})
+    assert response.status_code == 422
+    assert count_clients(session) == 0

@@ -1,0 +1,78 @@
+"""Migrations go up, down and up again on both backends, and match the models exactly."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401
+from app import migrate
+from app.db import make_engine
+from tests.conftest import SKIP_POSTGRES, _fresh_postgres
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    if SKIP_POSTGRES:
+        pytest.skip("DPA_TEST_SKIP_POSTGRES=1")
+    yield from _fresh_postgres(request.getfixturevalue("postgres_cluster"), "template0")
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
+    migrate.upgrade(empty_database)
+    assert set(SQLModel.metadata.tables) <= tables(empty_database)
+    migrate.downgrade(empty_database, "base")
+    assert tables(empty_database) <= {"alembic_version"}
+    migrate.upgrade(empty_database)
+    engine = make_engine(empty_database)
+    try:
+        assert migrate.at_head(engine)
+    finally:
+        engine.dispose()
+
+
+def test_models_and_migrations_agree(empty_database: str) -> None:
+    migrate.upgrade(empty_database)
+    engine = make_engine(empty_database)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, SQLModel.metadata)
+    finally:
+        engine.dispose()
+    assert differences == [], f"autogenerate would change: {differences}"
+
+
+def test_file_names_are_dated_slugs() -> None:
+    names = [path.name for path in (migrate.MIGRATIONS_DIR / "versions").glob("*.py")]
+    assert names
+    for name in names:
+        assert len(name) > 11 and name[4] == name[7] == "-" and name[10] == "_", name
+
+
+def test_the_template_copy_is_at_head(sqlite_template: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copy(sqlite_template, copy)
+    engine = make_engine(f"sqlite:///{copy}")
+    try:
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()

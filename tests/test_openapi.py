@@ -1,0 +1,51 @@
+"""openapi/openapi.json is exactly what the app serves, and every operation explains itself."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi.testclient import TestClient
+
+from app.cli import DEFAULT_OPENAPI, render_openapi
+from app.errors import PROBLEM_MEDIA_TYPE
+
+PARAM = re.compile(r"{\w+}")
+
+
+def test_the_committed_file_is_what_the_app_serves(api: TestClient) -> None:
+    committed = json.loads(DEFAULT_OPENAPI.read_text(encoding="utf-8"))
+    served = api.get("/openapi.json").json()
+    assert committed == served, "openapi/openapi.json drifted: run `make openapi` and commit it"
+    assert DEFAULT_OPENAPI.read_text(encoding="utf-8") == render_openapi()
+
+
+def test_every_operation_has_a_summary_a_tag_and_its_errors(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    operations = 0
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            operations += 1
+            where = f"{method.upper()} {path}"
+            assert operation.get("summary"), where
+            assert operation.get("tags"), where
+            responses = operation["responses"]
+            expected = set()
+            if path.startswith("/v1/"):
+                expected |= {"401", "422"}
+                assert operation.get("security"), f"{where} does not declare its API key"
+            if PARAM.search(path):
+                expected.add("404")
+            if method == "post":
+                names = {p["name"] for p in operation.get("parameters", [])}
+                assert "Idempotency-Key" in names, where
+            missing = expected - set(responses)
+            assert not missing, f"{where} does not document {missing}"
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    assert list(response["content"]) == [PROBLEM_MEDIA_TYPE], (where, status)
+                    schema = response["content"][PROBLEM_MEDIA_TYPE]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}, (where, status)
+    assert operations >= 15
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

@@ -1,0 +1,154 @@
+"""What `make run` does, as a user would see it: `dpa migrate` then `dpa serve` on a fresh
+directory with the default settings, the staff key line on the first start only."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.pg import free_port
+
+pytestmark = pytest.mark.slow
+KEY_LINE = "Staff API key (shown once): "
+
+
+def clean_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith("DPA_")}
+
+
+def dpa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+class Server:
+    def __init__(self, cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=cwd,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "".join(self.output)
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("not ready in time:\n" + "".join(self.output))
+
+    def stop(self) -> None:
+        """SIGTERM, as an orchestrator stops it: a graceful shutdown, worker included. (uvicorn
+        re-raises the signal after shutting down, so the exit status is -SIGTERM.)"""
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=30) in (0, -signal.SIGTERM)
+        self.reader.join(timeout=10)  # the pipe closes with the process
+        output = "".join(self.output)
+        assert "Application shutdown complete" in output, output
+
+
+@contextmanager
+def serving(cwd: Path) -> Iterator[Server]:
+    server = Server(cwd)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.stop()
+
+
+def test_first_start_prints_one_staff_key_and_serves_swagger(tmp_path: Path) -> None:
+    migrated = dpa("migrate", cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert (tmp_path / "var" / "dpa.sqlite3").exists()
+
+    with serving(tmp_path) as server:
+        key_lines = [line for line in server.output if line.startswith(KEY_LINE)]
+        assert len(key_lines) == 1, "".join(server.output)
+        key = key_lines[0][len(KEY_LINE) :].strip()
+        me = httpx.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {key}"})
+        assert me.status_code == 200
+        assert me.json()["role"] == "staff"
+        docs = httpx.get(f"{server.url}/docs")
+        assert docs.status_code == 200
+        assert "swagger-ui" in docs.text
+        assert httpx.get(f"{server.url}/openapi.json").json()["info"]["title"] == "dpa-service"
+
+    with serving(tmp_path) as server:
+        pass
+    assert not any(KEY_LINE in line for line in server.output), "".join(server.output)
+    # The key from the first start still works after the restart (same stored secret).
+    with serving(tmp_path) as server:
+        me = httpx.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {key}"})
+        assert me.status_code == 200
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    result = dpa("serve", "--port", str(free_port()), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "dpa migrate" in result.stderr
+
+
+def test_worker_runs_until_sigterm(tmp_path: Path) -> None:
+    assert dpa("migrate", cwd=tmp_path).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 30
+    seen = ""
+    while "worker running" not in seen and time.monotonic() < deadline:
+        seen += process.stderr.readline()
+    assert "worker running" in seen
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0

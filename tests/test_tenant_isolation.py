@@ -1,0 +1,132 @@
+"""SPEC §4 Isolation, route by route: a client key never reads, lists, changes or learns the
+existence of another client's records.
+
+The test walks the app's route table. A route whose path parameters it cannot fill, or a
+route without parameters that is not classified below, fails the test: new routes must be
+covered here before they can land."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+
+from tests.conftest import Tenant
+
+# Routes without path parameters, and what a client key may get from them.
+UNSCOPED = {
+    ("GET", "/openapi.json"): "public",
+    ("GET", "/docs"): "public",
+    ("GET", "/docs/oauth2-redirect"): "public",
+    ("GET", "/redoc"): "public",
+    ("GET", "/healthz"): "public",
+    ("GET", "/readyz"): "public",
+    ("GET", "/metrics"): "public",
+    ("GET", "/v1/me"): "own",
+    ("GET", "/v1/clients"): "own",
+    ("POST", "/v1/clients"): "staff",
+}
+PARAM = re.compile(r"{(\w+)}")
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str]]:
+    table = []
+    for route in iter_route_contexts(app.routes):
+        for method in sorted(route.methods or ()):
+            if method != "HEAD":
+                table.append((method, route.path_format or route.path))
+    return sorted(set(table))
+
+
+def seed(api: TestClient, staff: dict, tenant: Tenant) -> None:
+    """Give the tenant one object of every kind a path parameter can name."""
+    contact = api.post(
+        f"/v1/clients/{tenant.id}/contacts",
+        json={
+            "role": "dpo",
+            "name": f"DPO of {tenant.name}",
+            "email": "dpo@example.com",
+            "communicated_at": "2026-01-01T00:00:00Z",
+        },
+        headers=staff,
+    )
+    assert contact.status_code == 201
+    tenant.objects = {
+        "client_id": tenant.id,
+        "contact_id": contact.json()["id"],
+        "key_id": tenant.key_id,
+    }
+
+
+def fill(path: str, objects: dict[str, str]) -> str:
+    missing = [name for name in PARAM.findall(path) if name not in objects]
+    if missing:
+        pytest.fail(
+            f"{path}: the isolation test does not know the parameter(s) {missing}; "
+            "give seed() an object of that kind so that the route is covered"
+        )
+    return PARAM.sub(lambda match: objects[match.group(1)], path)
+
+
+def secrets_of(tenant: Tenant) -> list[str]:
+    return [*tenant.objects.values(), tenant.name, f"DPO of {tenant.name}"]
+
+
+def test_every_route_hides_other_clients_records(
+    app: FastAPI, api: TestClient, staff: dict, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    seed(api, staff, tenant_a)
+    seed(api, staff, tenant_b)
+    checked = 0
+    for method, path in route_table(app):
+        if not PARAM.search(path):
+            kind = UNSCOPED.get((method, path))
+            assert kind is not None, (
+                f"{method} {path} is not classified in UNSCOPED of the tenant isolation test"
+            )
+            response = api.request(method, path, json={}, headers=tenant_b.headers)
+            if kind == "staff":
+                assert response.status_code == 403, (method, path)
+            for secret in secrets_of(tenant_a):
+                assert secret not in response.text, (method, path, secret)
+            checked += 1
+            continue
+
+        # B asks for A's objects, all of them and each with B's own client id: 404 every time.
+        variants = [tenant_a.objects]
+        if "{client_id}" in path and len(PARAM.findall(path)) > 1:
+            variants.append({**tenant_a.objects, "client_id": tenant_b.id})
+        for objects in variants:
+            url = fill(path, objects)
+            response = api.request(method, url, json={}, headers=tenant_b.headers)
+            assert response.status_code == 404, (method, url, response.status_code)
+            assert response.headers["content-type"] == "application/problem+json"
+            for secret in secrets_of(tenant_a):
+                if secret not in url:
+                    assert secret not in response.text, (method, url, secret)
+            checked += 1
+
+        # B's own view of the same route shows nothing of A's.
+        if method == "GET":
+            response = api.get(fill(path, tenant_b.objects), headers=tenant_b.headers)
+            assert response.status_code == 200, (path, response.text)
+            for secret in secrets_of(tenant_a):
+                assert secret not in response.text, (path, secret)
+            checked += 1
+    assert checked >= len(route_table(app))
+
+    # Nothing B tried changed A's records.
+    assert api.get("/v1/me", headers=tenant_a.headers).status_code == 200
+    contacts = api.get(f"/v1/clients/{tenant_a.id}/contacts", headers=tenant_a.headers).json()
+    assert [c["current"] for c in contacts["items"]] == [True]
+
+
+def test_the_route_table_is_walked(app: FastAPI) -> None:
+    """The walker sees the routes, so the test above cannot pass by seeing none."""
+    table = route_table(app)
+    assert ("GET", "/v1/clients/{client_id}/contacts/{contact_id}") in table
+    assert ("DELETE", "/v1/api-keys/{key_id}") in table
+    assert len(table) >= 18
