@@ -126,6 +126,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def configure_logging(level: str) -> None:
+    # The heartbeat job and the readiness probe's migration check would flood INFO otherwise.
+    for noisy in ("apscheduler", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.basicConfig(
         level=level.upper(),
         stream=sys.stderr,
