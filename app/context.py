@@ -12,6 +12,7 @@ from app.clock import Clock
 from app.settings import Settings
 
 if TYPE_CHECKING:
+    from app.metrics import Metrics
     from app.worker import Worker
 
 
@@ -21,6 +22,7 @@ class AppContext:
     engine: Engine
     clock: Clock
     worker: Worker | None = field(default=None)
+    metrics: Metrics | None = field(default=None)
 
 
 def get_context(request: Request) -> AppContext:

@@ -22,6 +22,8 @@ from app.clock import Clock, SystemClock
 from app.context import AppContext
 from app.db import make_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from app.events.router import endpoints as endpoints_router
+from app.events.router import events as events_router
 from app.metrics import Metrics, RequestContextMiddleware
 from app.settings import Settings
 from app.worker import Worker
@@ -42,6 +44,11 @@ own client. Every error is `application/problem+json`. Every POST accepts an `Id
 TAGS = [
     {"name": "clients", "description": "Clients and the contacts they communicated in writing."},
     {"name": "api keys", "description": "Keys for client systems and SCR staff."},
+    {
+        "name": "webhooks",
+        "description": "Receivers of signed events (Standard Webhooks), secrets, attempts.",
+    },
+    {"name": "events", "description": "Everything a client or SCR must know of, and its delivery."},
     {"name": "ops", "description": "Health, readiness and metrics."},
 ]
 
@@ -81,13 +88,16 @@ def create_app(
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
     )
+    context.metrics = Metrics()
+    context.metrics.watch_outbox(context.engine, context.clock)
     app.state.context = context
-    app.state.metrics = Metrics()
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=context.metrics)
     app.include_router(ops.router)
     app.include_router(clients_router)
     app.include_router(auth_router)
+    app.include_router(endpoints_router)
+    app.include_router(events_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

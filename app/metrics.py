@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.clock import Clock
 from app.errors import internal_error
+
+log = logging.getLogger("dpa.metrics")
 
 REQUEST_ID_HEADER = "x-request-id"
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter(
             "dpa_http_requests",
             "HTTP requests served, by method, route template and status.",
@@ -30,6 +39,54 @@ class Metrics:
             ["route"],
             registry=self.registry,
         )
+        self.attempts = Counter(
+            "dpa_webhook_attempts",
+            "Webhook delivery attempts made by this process, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def watch_outbox(self, engine: Engine, clock: Clock) -> None:
+        """Gauges read from the database at scrape time: true for every process."""
+        self.registry.register(_OutboxCollector(engine, clock))
+
+
+class _OutboxCollector(Collector):
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from app.events.models import Delivery, Timer
+
+        try:
+            with Session(self.engine) as session:
+                by_status = session.exec(
+                    select(Delivery.status, func.count()).group_by(Delivery.status)
+                ).all()
+                oldest = session.exec(
+                    select(func.min(Delivery.created_at)).where(Delivery.status == "pending")
+                ).one()
+                timers = session.exec(
+                    select(func.count()).select_from(Timer).where(Timer.status == "pending")
+                ).one()
+        except Exception:
+            log.warning("metrics: the database did not answer", exc_info=True)
+            return
+        deliveries = GaugeMetricFamily(
+            "dpa_deliveries", "Webhook deliveries by status.", labels=["status"]
+        )
+        counts = dict.fromkeys(("pending", "delivered", "failed"), 0) | dict(by_status)
+        for status, count in counts.items():
+            deliveries.add_metric([status], count)
+        yield deliveries
+        age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily(
+            "dpa_delivery_oldest_pending_age_seconds",
+            "Age of the oldest delivery not yet delivered.",
+            value=max(age, 0.0),
+        )
+        yield GaugeMetricFamily("dpa_timers_pending", "Timers not yet fired.", value=timers)
 
 
 def _request_id(scope: Scope) -> str:

@@ -2,6 +2,18 @@
 
 from app.auth.models import ApiKey, BootstrapMarker
 from app.clients.models import Client, Contact
+from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.idempotency import IdempotencyRecord
 
-__all__ = ["ApiKey", "BootstrapMarker", "Client", "Contact", "IdempotencyRecord"]
+__all__ = [
+    "ApiKey",
+    "BootstrapMarker",
+    "Client",
+    "Contact",
+    "Delivery",
+    "DeliveryAttempt",
+    "Event",
+    "IdempotencyRecord",
+    "Timer",
+    "WebhookEndpoint",
+]

@@ -76,5 +76,5 @@ def readyz(request: Request) -> Any:
 )
 def metrics(request: Request) -> Response:
     return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        generate_latest(request.app.state.context.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )

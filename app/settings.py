@@ -44,6 +44,15 @@ class Settings(BaseSettings):
             "Set it explicitly when several hosts share one PostgreSQL database."
         ),
     )
+    delivery_concurrency: int = Field(
+        64, ge=1, le=1000, description="Webhook requests in flight at once, per worker process."
+    )
+    endpoint_concurrency: int = Field(
+        4, ge=1, le=100, description="Requests in flight to one endpoint, per worker process."
+    )
+    delivery_lease_seconds: int = Field(
+        30, ge=16, description="How long a claim lasts; a crashed worker's claims return then."
+    )
     var_dir: Path = Field(Path("./var"), description="Where local state (SQLite, secret) lives.")
     log_level: str = Field("info", description="Python logging level name.")
 

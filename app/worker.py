@@ -1,32 +1,80 @@
-"""The scheduler host: APScheduler 3.x in every process whose worker is on (SPEC §9, Pump).
+"""The worker: an event loop thread running APScheduler 3.x (AsyncIOScheduler) in every process
+whose worker is on (SPEC §9, Pump).
 
-Jobs are added by the domains that need them; the heartbeat proves to /readyz that the
-scheduler really runs jobs, not merely that it was started."""
+The database is the only source of truth. The pump job runs when work is written (a commit in
+this process, or PostgreSQL NOTIFY from another), at the exact next due time of any delivery or
+timer, and on an idle tick as a safety net. The heartbeat proves to /readyz that jobs run."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 import threading
 import time
-from datetime import UTC
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import make_url
 
 from app.context import AppContext
+from app.events import outbox, wake
+from app.events.pump import Pump
+from app.ids import new_id
 
 log = logging.getLogger("dpa.worker")
 
 HEARTBEAT_SECONDS = 5.0
+IDLE_TICK_SECONDS = 5.0
 
 
 class Worker:
     def __init__(self, context: AppContext) -> None:
         self.context = context
-        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk')[-8:]}"
+        self.loop = asyncio.new_event_loop()
+        self.pump = Pump(context, self.owner)
+        self.pump.on_idle = self._schedule_next
+        self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone=UTC)
+        self._thread = threading.Thread(target=self._run_loop, name="dpa-worker", daemon=True)
         self._last_beat: float | None = None
-        self._lock = threading.Lock()
+        self._listener: asyncio.Task[None] | None = None
+        self._started = False
+
+    # --- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._thread.start()
+        self._call(self._start())
+        wake.register(self.kick)
+        self._started = True
+        log.info("worker %s started", self.owner)
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        wake.unregister(self.kick)
+        self._call(self._stop(), timeout=60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        log.info("worker %s stopped", self.owner)
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+        self.loop.close()
+
+    def _call(self, coroutine: Any, timeout: float = 30) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return future.result(timeout=timeout)
+
+    async def _start(self) -> None:
+        await self.pump.start()
+        self._heartbeat()
         self.scheduler.add_job(
             self._heartbeat,
             "interval",
@@ -35,24 +83,77 @@ class Worker:
             coalesce=True,
             max_instances=1,
         )
-        self._heartbeat()
+        self.scheduler.add_job(
+            self.pump.run,
+            "interval",
+            seconds=IDLE_TICK_SECONDS,
+            id="pump",
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
         self.scheduler.start()
-        log.info("worker started")
+        if make_url(self.context.settings.database_url).get_backend_name() == "postgresql":
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        if self._listener is not None:
+            self._listener.cancel()
+        await self.pump.close()
+
+    # --- jobs ----------------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
-        with self._lock:
-            self._last_beat = time.monotonic()
+        self._last_beat = time.monotonic()
+
+    async def _schedule_next(self) -> None:
+        """Wake at the exact next due time (translated from the service clock to wall time)."""
+        due = await asyncio.to_thread(outbox.next_due, self.context.engine)
+        delay = IDLE_TICK_SECONDS
+        if due is not None:
+            delay = min(delay, max((due - self.context.clock.now()).total_seconds(), 0.0))
+        job = self.scheduler.get_job("pump")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
+
+    async def _listen(self) -> None:
+        """PostgreSQL LISTEN: another process committed work."""
+        import psycopg
+
+        url = make_url(self.context.settings.database_url).set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {wake.CHANNEL}")
+                    self.pump.kick()  # anything written while we were not listening
+                    async for _notice in conn.notifies():
+                        self.pump.kick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(1)
+
+    # --- used by the app, the CLI and tests ----------------------------------------------
+
+    def kick(self) -> None:
+        """Thread-safe: run the pump now."""
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.pump.kick)
+
+    def settle(self, timeout: float = 60) -> None:
+        """Process everything due now and wait until it is recorded (tests move the clock, then
+        settle, instead of sleeping)."""
+        self._call(self.pump.settle(), timeout=timeout)
 
     def alive(self) -> bool:
-        with self._lock:
-            last_beat = self._last_beat
+        last_beat = self._last_beat
         return (
-            self.scheduler.running
+            self._started
+            and self.scheduler.running
             and last_beat is not None
             and time.monotonic() - last_beat < 3 * HEARTBEAT_SECONDS
         )
-
-    def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-            log.info("worker stopped")

@@ -12,9 +12,19 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
+def _url() -> str:
+    """`dpa migrate` passes the URL; the `alembic` command line uses DPA_DATABASE_URL."""
+    configured = config.get_main_option("sqlalchemy.url")
+    if configured:
+        return configured
+    from app.settings import Settings
+
+    return Settings().database_url
+
+
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=_url(),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
@@ -28,7 +38,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = make_engine(_url())
     try:
         with engine.connect() as connection:
             _run(connection)

@@ -24,6 +24,7 @@ from app.clock import MovableClock
 from app.main import create_app
 from app.settings import Settings
 from tests.pg import Cluster, PostgresUnavailable
+from tests.receiver import Receiver
 
 SECRET = "test-secret-key"
 SKIP_POSTGRES = os.environ.get("DPA_TEST_SKIP_POSTGRES") == "1"
@@ -189,3 +190,29 @@ def tenant_a(api: TestClient, staff: dict[str, str]) -> Tenant:
 @pytest.fixture
 def tenant_b(api: TestClient, staff: dict[str, str]) -> Tenant:
     return make_tenant(api, staff, "Beta Imprimerie")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def live_app(settings: Settings, clock: MovableClock) -> Iterator[FastAPI]:
+    """The app with its worker running (pump, timers), on the movable clock."""
+    app = create_app(settings.model_copy(update={"worker_enabled": True}), clock, bootstrap=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        app.state.client = client
+        yield app
+
+
+@pytest.fixture
+def live(live_app: FastAPI) -> TestClient:
+    return live_app.state.client
+
+
+def settle(app: FastAPI) -> None:
+    """Let the worker process everything due at the clock's now, and record it."""
+    app.state.context.worker.settle()

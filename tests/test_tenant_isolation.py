@@ -28,6 +28,10 @@ UNSCOPED = {
     ("GET", "/v1/me"): "own",
     ("GET", "/v1/clients"): "own",
     ("POST", "/v1/clients"): "staff",
+    ("GET", "/v1/webhook-endpoints"): "own",
+    ("POST", "/v1/webhook-endpoints"): "own",
+    ("GET", "/v1/events"): "own",
+    ("GET", "/v1/event-types"): "public",
 }
 PARAM = re.compile(r"{(\w+)}")
 
@@ -54,10 +58,20 @@ def seed(api: TestClient, staff: dict, tenant: Tenant) -> None:
         headers=staff,
     )
     assert contact.status_code == 201
+    endpoint = api.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/never", "description": f"Receiver of {tenant.name}"},
+        headers=tenant.headers,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    ping = api.post(f"/v1/webhook-endpoints/{endpoint.json()['id']}/test", headers=tenant.headers)
+    assert ping.status_code == 202, ping.text
     tenant.objects = {
         "client_id": tenant.id,
         "contact_id": contact.json()["id"],
         "key_id": tenant.key_id,
+        "endpoint_id": endpoint.json()["id"],
+        "event_id": ping.json()["id"],
     }
 
 
@@ -72,7 +86,12 @@ def fill(path: str, objects: dict[str, str]) -> str:
 
 
 def secrets_of(tenant: Tenant) -> list[str]:
-    return [*tenant.objects.values(), tenant.name, f"DPO of {tenant.name}"]
+    return [
+        *tenant.objects.values(),
+        tenant.name,
+        f"DPO of {tenant.name}",
+        f"Receiver of {tenant.name}",
+    ]
 
 
 def test_every_route_hides_other_clients_records(

@@ -1,0 +1,234 @@
+"""The pump's database side: claim due deliveries with a lease, record attempts and their
+consequences. Plain functions on an engine; the pump calls them from worker threads."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
+
+from app.clock import Clock
+from app.events import retry, signing
+from app.events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from app.events.timers import next_due as next_timer_due
+from app.ids import new_id
+
+EXCERPT_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    delivery_id: str
+    event_id: str
+    endpoint_id: str
+    url: str
+    signing_secrets: list[str]
+    payload: str
+    urgent: bool
+
+
+@dataclass
+class AttemptResult:
+    claimed: ClaimedDelivery
+    attempted_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    response_excerpt: str | None = None
+    retry_after: timedelta | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        return self.status_code == 410
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The current secret, and the previous one while its 24-hour overlap runs."""
+    found = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        found.append(endpoint.previous_secret)
+    return found
+
+
+def candidates(
+    engine: Engine, clock: Clock, limit: int, saturated: set[str]
+) -> list[tuple[str, str]]:
+    """Due, unleased deliveries (id, endpoint), oldest due first, skipping busy endpoints."""
+    now = clock.now()
+    statement = (
+        select(Delivery.id, Delivery.endpoint_id)
+        .where(
+            col(Delivery.status) == "pending",
+            col(Delivery.next_attempt_at) <= now,
+            col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < now),
+        )
+        .order_by(col(Delivery.next_attempt_at))
+        .limit(limit)
+    )
+    if saturated:
+        statement = statement.where(col(Delivery.endpoint_id).not_in(saturated))
+    with Session(engine) as session:
+        return [(row[0], row[1]) for row in session.exec(statement).all()]
+
+
+def claim(
+    engine: Engine, clock: Clock, owner: str, lease: timedelta, delivery_ids: list[str]
+) -> list[ClaimedDelivery]:
+    """Lease these deliveries if they are still claimable. One statement, so two workers can
+    never both claim a row (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
+    if not delivery_ids:
+        return []
+    now = clock.now()
+    claimable = (
+        select(Delivery.id)
+        .where(
+            col(Delivery.id).in_(delivery_ids),
+            col(Delivery.status) == "pending",
+            col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < now),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    with Session(engine) as session:
+        claimed_ids = (
+            session.execute(
+                update(Delivery)
+                .where(col(Delivery.id).in_(claimable.scalar_subquery()))
+                .values(lease_owner=owner, lease_expires_at=now + lease)
+                .returning(col(Delivery.id))
+            )
+            .scalars()
+            .all()
+        )
+        session.commit()
+        if not claimed_ids:
+            return []
+        rows = session.exec(
+            select(Delivery, Event, WebhookEndpoint)
+            .join(Event, col(Event.id) == col(Delivery.event_id))
+            .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(Delivery.endpoint_id))
+            .where(col(Delivery.id).in_(claimed_ids))
+        ).all()
+    return [
+        ClaimedDelivery(
+            delivery_id=delivery.id,
+            event_id=event.id,
+            endpoint_id=endpoint.id,
+            url=endpoint.url,
+            signing_secrets=signing_secrets(endpoint, now),
+            payload=signing.body(event.type, event.created_at, event.data),
+            urgent=delivery.urgent,
+        )
+        for delivery, event, endpoint in rows
+    ]
+
+
+def release(engine: Engine, owner: str, delivery_ids: list[str]) -> None:
+    """Give back claims that were never attempted (shutdown), so they are due again at once."""
+    if not delivery_ids:
+        return
+    with Session(engine) as session:
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(delivery_ids), col(Delivery.lease_owner) == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+        session.commit()
+
+
+def record(
+    engine: Engine,
+    clock: Clock,
+    owner: str,
+    results: list[AttemptResult],
+    rng: random.Random | None = None,
+) -> list[str]:
+    """Record attempts and what follows from them, in one transaction (group commit).
+    Returns the ids of endpoints disabled by a 410."""
+    from app.events import service  # the service emits endpoint.disabled
+
+    disabled: list[str] = []
+    with Session(engine) as session:
+        now = clock.now()
+        for result in results:
+            delivery = session.get(Delivery, result.claimed.delivery_id)
+            if delivery is None:
+                continue
+            delivery.attempt_count += 1
+            delivery.first_attempt_at = delivery.first_attempt_at or result.attempted_at
+            delivery.last_attempt_at = result.attempted_at
+            delivery.last_status_code = result.status_code
+            delivery.last_error = result.error
+            delivery.lease_owner = delivery.lease_expires_at = None
+            next_attempt_at: datetime | None = None
+            if result.success:
+                delivery.status, delivery.delivered_at = "delivered", result.attempted_at
+                delivery.next_attempt_at = None
+            elif result.gone:
+                delivery.status, delivery.next_attempt_at = "failed", None
+                endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+                if endpoint is not None and endpoint.enabled:
+                    service.disable_endpoint(
+                        session, clock, endpoint, "the receiver answered 410 Gone"
+                    )
+                    disabled.append(endpoint.id)
+            else:
+                next_attempt_at = retry.next_retry(
+                    urgent=delivery.urgent,
+                    retry_index=delivery.retry_index,
+                    first_attempt_at=delivery.first_attempt_at,
+                    now=max(now, result.attempted_at),
+                    retry_after=result.retry_after,
+                    rng=rng,
+                )
+                delivery.retry_index += 1
+                delivery.next_attempt_at = next_attempt_at
+                if next_attempt_at is None:
+                    delivery.status = "failed"
+            session.add(delivery)
+            session.add(
+                DeliveryAttempt(
+                    id=new_id("att"),
+                    delivery_id=delivery.id,
+                    event_id=delivery.event_id,
+                    endpoint_id=delivery.endpoint_id,
+                    number=delivery.attempt_count,
+                    worker=owner,
+                    attempted_at=result.attempted_at,
+                    created_at=now,
+                    outcome="success" if result.success else "failure",
+                    status_code=result.status_code,
+                    duration_ms=result.duration_ms,
+                    error=result.error,
+                    response_excerpt=result.response_excerpt,
+                    next_attempt_at=next_attempt_at,
+                )
+            )
+        session.commit()
+    return disabled
+
+
+def next_due(engine: Engine) -> datetime | None:
+    """When the pump must wake: the earliest due delivery or timer, or the earliest lease to
+    run out (a crashed worker's claims come back then)."""
+    with Session(engine) as session:
+        moments = [
+            session.exec(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.status == "pending", col(Delivery.lease_expires_at).is_(None)
+                )
+            ).one(),
+            session.exec(
+                select(func.min(Delivery.lease_expires_at)).where(Delivery.status == "pending")
+            ).one(),
+            *next_timer_due(session),
+        ]
+    due = [moment for moment in moments if moment is not None]
+    return min(due) if due else None

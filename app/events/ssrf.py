@@ -1,0 +1,130 @@
+"""SSRF guard for webhook URLs (SPEC §9): https only, no credentials, public addresses only;
+checked at registration and again at connection time, where the request is pinned to the
+address that was checked (so DNS cannot change between the check and the connection)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeURL(ValueError):
+    """The URL may not be used as a webhook receiver; the message says why."""
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address.teredo is not None:
+            return address.teredo[1]
+    return None
+
+
+def is_public(address: IPAddress) -> bool:
+    embedded = _embedded_ipv4(address)
+    if embedded is not None and not is_public(embedded):
+        return False
+    return address.is_global and not (address.is_multicast or address.is_reserved)
+
+
+def parse(url: str, allow_private: bool) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL(f"not a valid URL: {exc}") from exc
+    allowed_schemes = {"https", "http"} if allow_private else {"https"}
+    if parts.scheme not in allowed_schemes:
+        raise UnsafeURL("the URL must use https")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeURL("the URL must not carry credentials; authenticate with the signature")
+    if not parts.hostname:
+        raise UnsafeURL("the URL has no host")
+    if port == 0:
+        raise UnsafeURL("port 0 is not a port")
+    if parts.fragment:
+        raise UnsafeURL("the URL must not have a #fragment")
+    return parts
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def check_addresses(host: str, addresses: list[IPAddress], allow_private: bool) -> IPAddress:
+    if not addresses:
+        raise UnsafeURL(f"{host} does not resolve")
+    if not allow_private:
+        for address in addresses:
+            if not is_public(address):
+                raise UnsafeURL(f"{host} resolves to {address}, which is not a public address")
+    return addresses[0]
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _from_getaddrinfo(infos: list[tuple]) -> list[IPAddress]:
+    seen: dict[IPAddress, None] = {}
+    for info in infos:
+        seen[ipaddress.ip_address(info[4][0].split("%")[0])] = None
+    return list(seen)
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """At registration: the URL's syntax and what its host resolves to now."""
+    parts = parse(url, allow_private)
+    host = parts.hostname or ""
+    literal = _literal(host)
+    if literal is not None:
+        check_addresses(host, [literal], allow_private)
+        return
+    try:
+        infos = socket.getaddrinfo(host, _port(parts), type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UnsafeURL(f"{host} does not resolve ({exc.strerror or exc})") from exc
+    check_addresses(host, _from_getaddrinfo(infos), allow_private)
+
+
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where to connect: the URL with the checked address, and the real host for Host/SNI."""
+
+    url: str
+    host_header: str
+    sni_hostname: str | None
+
+
+async def pin(url: str, allow_private: bool) -> PinnedTarget:
+    """At connection time: resolve again, check every address, connect to the checked one."""
+    parts = parse(url, allow_private)
+    host = parts.hostname or ""
+    literal = _literal(host)
+    if literal is not None:
+        address = check_addresses(host, [literal], allow_private)
+    else:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, _port(parts), type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise UnsafeURL(f"{host} does not resolve ({exc.strerror or exc})") from exc
+        address = check_addresses(host, _from_getaddrinfo(infos), allow_private)
+    netloc_host = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{netloc_host}:{parts.port}" if parts.port else netloc_host
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    sni = host if parts.scheme == "https" and literal is None else None
+    return PinnedTarget(url=pinned, host_header=host_header, sni_hostname=sni)

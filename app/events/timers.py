@@ -1,0 +1,162 @@
+"""Timers: a rule's due time as a row (SPEC §9). Domains schedule and cancel them and register
+a handler per kind; the pump fires each once, in a transaction that also marks it fired, so the
+handler's writes (events) and the firing commit together or not at all — across restarts and
+several workers alike."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
+
+from app.clock import Clock
+from app.events import wake
+from app.events.models import Timer
+from app.ids import new_id
+
+log = logging.getLogger("dpa.events.timers")
+
+Handler = Callable[[Session, Clock, Timer], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the function that fires timers of `kind`."""
+
+    def register(function: Handler) -> Handler:
+        HANDLERS[kind] = function
+        return function
+
+    return register
+
+
+def schedule(
+    session: Session,
+    clock: Clock,
+    *,
+    kind: str,
+    subject: str,
+    due_at: datetime,
+    payload: dict[str, Any] | None = None,
+    client_id: str | None = None,
+) -> Timer:
+    timer = Timer(
+        id=new_id("tmr"),
+        kind=kind,
+        subject=subject,
+        client_id=client_id,
+        due_at=due_at,
+        status="pending",
+        payload=payload or {},
+        created_at=clock.now(),
+    )
+    session.add(timer)
+    session.flush()
+    wake.work_written(session)
+    return timer
+
+
+def cancel(session: Session, clock: Clock, *, subject: str, kinds: list[str] | None = None) -> int:
+    """Cancel the pending timers of a subject (all, or of these kinds). Fired ones stay fired."""
+    statement = (
+        update(Timer)
+        .where(col(Timer.subject) == subject, col(Timer.status) == "pending")
+        .values(status="cancelled", cancelled_at=clock.now())
+    )
+    if kinds is not None:
+        statement = statement.where(col(Timer.kind).in_(kinds))
+    return session.execute(statement).rowcount  # type: ignore[attr-defined]
+
+
+def next_due(session: Session) -> tuple[datetime | None, datetime | None]:
+    """The earliest unclaimed due time, and the earliest lease to run out."""
+    unclaimed = session.exec(
+        select(func.min(Timer.due_at)).where(
+            Timer.status == "pending", col(Timer.lease_expires_at).is_(None)
+        )
+    ).one()
+    leased = session.exec(
+        select(func.min(Timer.lease_expires_at)).where(Timer.status == "pending")
+    ).one()
+    return unclaimed, leased
+
+
+def claim_due(engine: Engine, clock: Clock, owner: str, lease: timedelta, limit: int) -> list[str]:
+    now = clock.now()
+    claimable = (
+        select(Timer.id)
+        .where(
+            col(Timer.status) == "pending",
+            col(Timer.due_at) <= now,
+            (col(Timer.lease_expires_at).is_(None)) | (col(Timer.lease_expires_at) < now),
+        )
+        .order_by(col(Timer.due_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    with Session(engine) as session:
+        claimed = (
+            session.execute(
+                update(Timer)
+                .where(col(Timer.id).in_(claimable.scalar_subquery()))
+                .values(lease_owner=owner, lease_expires_at=now + lease)
+                .returning(col(Timer.id))
+            )
+            .scalars()
+            .all()
+        )
+        session.commit()
+    return list(claimed)
+
+
+def fire(engine: Engine, clock: Clock, owner: str, timer_id: str) -> bool:
+    """Mark the timer fired and run its handler, in one transaction. False if it was not ours
+    any more (cancelled, or fired by another worker after our lease ran out)."""
+    with Session(engine) as session:
+        kind = session.exec(select(Timer.kind).where(Timer.id == timer_id)).first()
+        function = HANDLERS.get(kind or "")
+        final = "fired" if function is not None else "failed"
+        marked = session.execute(
+            update(Timer)
+            .where(col(Timer.id) == timer_id, col(Timer.status) == "pending")
+            .where(col(Timer.lease_owner) == owner)
+            .values(
+                status=final,
+                fired_at=clock.now(),
+                lease_owner=None,
+                lease_expires_at=None,
+                error=None if function else f"no handler for kind {kind!r}",
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        if marked != 1:
+            session.rollback()
+            return False
+        if function is None:
+            log.error("no handler for timer kind %r (%s); marked failed", kind, timer_id)
+            session.commit()
+            return False
+        timer = session.get(Timer, timer_id, populate_existing=True)
+        assert timer is not None
+        try:
+            function(session, clock, timer)
+            session.commit()
+        except Exception as exc:
+            session.rollback()
+            log.exception("timer %s (%s) failed; it will be retried", timer_id, kind)
+            _release(engine, timer_id, owner, f"{type(exc).__name__}: {exc}"[:500])
+            return False
+        return True
+
+
+def _release(engine: Engine, timer_id: str, owner: str, error: str) -> None:
+    with Session(engine) as session:
+        session.execute(
+            update(Timer)
+            .where(col(Timer.id) == timer_id, col(Timer.lease_owner) == owner)
+            .values(error=error)
+        )
+        session.commit()

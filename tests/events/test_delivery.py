@@ -1,0 +1,248 @@
+"""Webhook delivery end to end (SPEC §9): real receivers on 127.0.0.1 verifying with
+standardwebhooks, the real pump, the clock moved instead of waiting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.clock import MovableClock
+from app.events import service as events
+from app.events.models import Delivery
+from tests.conftest import Tenant, make_tenant, settle
+from tests.receiver import Answer, Receiver
+
+
+def register(api: TestClient, headers: dict, receiver: Receiver, path: str, **fields: Any) -> dict:
+    response = api.post(
+        "/v1/webhook-endpoints", json={"url": receiver.url(path), **fields}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    endpoint = response.json()
+    receiver.trust(path, endpoint["secret"])
+    return endpoint
+
+
+def emit(app: FastAPI, type: str, subject: str, data: dict, client_id: str | None) -> str:
+    """What a domain does: emit in its own transaction."""
+    context = app.state.context
+    with Session(context.engine) as session:
+        event = events.emit(session, context.clock, type, subject, data, client_id=client_id)
+        session.commit()
+        return event.id
+
+
+def test_each_subscribed_endpoint_gets_each_event_once_signed(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    beta = make_tenant(live, staff, "Beta")
+    register(live, alpha.headers, receiver, "/a-all")
+    register(live, alpha.headers, receiver, "/a-breach", event_types=["breach.notified"])
+    register(live, alpha.headers, receiver, "/a-audit", event_types=["audit.requested"])
+    register(live, beta.headers, receiver, "/b-all")
+    register(live, staff, receiver, "/scr")
+
+    breach = emit(live_app, "breach.notified", "brc_1", {"client_id": alpha.id}, alpha.id)
+    audit = emit(live_app, "audit.requested", "aud_1", {"client_id": alpha.id}, alpha.id)
+    settle(live_app)
+
+    def ids(path: str) -> list[str]:
+        return sorted(r.webhook_id for r in receiver.at(path))
+
+    assert ids("/a-all") == sorted([breach, audit])
+    assert ids("/a-breach") == [breach]
+    assert ids("/a-audit") == [audit]
+    assert ids("/b-all") == []
+    assert ids("/scr") == []
+    for received in receiver.received:
+        assert received.verified_with == ["current"]
+        assert received.payload["type"] in {"breach.notified", "audit.requested"}
+        assert received.payload["data"]["client_id"] == alpha.id
+        assert received.payload["timestamp"].endswith("Z")
+        assert received.headers["content-type"] == "application/json"
+
+    # The client sees its events and each one's attempts; the other client sees none.
+    listed = live.get("/v1/events", headers=alpha.headers).json()["items"]
+    assert {e["id"] for e in listed} == {breach, audit}
+    assert live.get("/v1/events", headers=beta.headers).json()["items"] == []
+    attempts = live.get(f"/v1/events/{breach}/attempts", headers=alpha.headers).json()["items"]
+    assert len(attempts) == 2
+    assert {a["outcome"] for a in attempts} == {"success"}
+
+
+def test_a_failing_receiver_is_retried_on_the_schedule_with_a_stable_id(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    receiver.script("/flaky", Answer(500, body=b"boom"), Answer(500), Answer(200))
+    register(live, staff, receiver, "/flaky")
+    event_id = emit(live_app, "breach.reported", "brc_2", {}, None)  # urgent: 5 s, 30 s, …
+    start = clock.now()
+    settle(live_app)
+    assert len(receiver.at("/flaky")) == 1
+
+    def delivery() -> Delivery:
+        with Session(live_app.state.context.engine) as session:
+            return session.exec(select(Delivery).where(Delivery.event_id == event_id)).one()
+
+    first_retry = delivery().next_attempt_at
+    assert start + timedelta(seconds=4) <= first_retry <= start + timedelta(seconds=6)
+    clock.set(first_retry - timedelta(milliseconds=1))
+    settle(live_app)
+    assert len(receiver.at("/flaky")) == 1  # not due yet: nothing sent
+    clock.set(first_retry)
+    settle(live_app)
+    assert len(receiver.at("/flaky")) == 2
+    second_retry = delivery().next_attempt_at
+    assert (
+        first_retry + timedelta(seconds=24) <= second_retry <= first_retry + timedelta(seconds=36)
+    )
+    clock.set(second_retry)
+    settle(live_app)
+    received = receiver.at("/flaky")
+    assert len(received) == 3
+    assert {r.webhook_id for r in received} == {event_id}
+    assert delivery().status == "delivered"
+
+    attempts = live.get(f"/v1/events/{event_id}/attempts", headers=staff).json()["items"]
+    attempts.sort(key=lambda a: a["number"])
+    assert [(a["number"], a["outcome"], a["status_code"]) for a in attempts] == [
+        (1, "failure", 500),
+        (2, "failure", 500),
+        (3, "success", 200),
+    ]
+    assert attempts[0]["response_excerpt"] == "boom"
+    assert attempts[0]["error"] == "the receiver answered 500"
+    assert all(a["duration_ms"] >= 0 for a in attempts)
+    assert attempts[0]["next_attempt_at"] is not None
+
+
+def test_retry_after_is_honoured(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    receiver.script(
+        "/busy",
+        Answer(429, headers={"Retry-After": "120"}),
+        Answer(503, headers={"Retry-After": "Mon, 02 Mar 2026 09:10:00 GMT"}),
+    )
+    register(live, staff, receiver, "/busy")
+    event_id = emit(live_app, "audit.requested", "aud_2", {}, None)
+    settle(live_app)
+    with Session(live_app.state.context.engine) as session:
+        delivery = session.exec(select(Delivery).where(Delivery.event_id == event_id)).one()
+    assert delivery.next_attempt_at == clock.now() + timedelta(seconds=120)
+    clock.set(delivery.next_attempt_at)
+    settle(live_app)
+    with Session(live_app.state.context.engine) as session:
+        delivery = session.exec(select(Delivery).where(Delivery.event_id == event_id)).one()
+    assert delivery.next_attempt_at.isoformat() == "2026-03-02T09:10:00+00:00"
+
+
+def test_410_disables_the_endpoint_and_tells_staff(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    scr = register(live, staff, receiver, "/scr", event_types=["endpoint.disabled"])
+    gone = register(live, alpha.headers, receiver, "/gone")
+    receiver.script("/gone", default=Answer(410))
+    emit(live_app, "audit.accepted", "aud_3", {}, alpha.id)
+    emit(live_app, "audit.scheduled", "aud_3", {}, alpha.id)
+    settle(live_app)
+    endpoint = live.get(f"/v1/webhook-endpoints/{gone['id']}", headers=alpha.headers).json()
+    assert endpoint["enabled"] is False
+    assert "410" in endpoint["disabled_reason"]
+    notices = receiver.at("/scr")
+    assert [n.payload["type"] for n in notices] == ["endpoint.disabled"]
+    assert notices[0].payload["data"]["endpoint_id"] == gone["id"]
+    assert notices[0].payload["data"]["client_id"] == alpha.id
+    assert scr["client_id"] is None
+    # No more attempts on a disabled endpoint; its other delivery failed visibly.
+    assert len(receiver.at("/gone")) <= 2
+    deliveries = {
+        d["status"]
+        for e in live.get("/v1/events", headers=alpha.headers).json()["items"]
+        if e["type"].startswith("audit.")
+        for d in live.get(f"/v1/events/{e['id']}/deliveries", headers=alpha.headers).json()["items"]
+    }
+    assert deliveries == {"failed"}
+
+
+def test_redirects_fail_and_excerpts_are_capped(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    receiver.script("/moved", Answer(302, headers={"Location": "https://elsewhere.example/"}))
+    receiver.script("/chatty", Answer(200, body=b"x" * 10_000))
+    moved = register(live, staff, receiver, "/moved")
+    chatty = register(live, staff, receiver, "/chatty")
+    live.post(f"/v1/webhook-endpoints/{moved['id']}/test", headers=staff)
+    live.post(f"/v1/webhook-endpoints/{chatty['id']}/test", headers=staff)
+    settle(live_app)
+    moved_attempt = live.get(f"/v1/webhook-endpoints/{moved['id']}/attempts", headers=staff)
+    (attempt,) = moved_attempt.json()["items"]
+    assert attempt["outcome"] == "failure"
+    assert "redirect" in attempt["error"]
+    chatty_attempt = live.get(f"/v1/webhook-endpoints/{chatty['id']}/attempts", headers=staff)
+    (attempt,) = chatty_attempt.json()["items"]
+    assert attempt["outcome"] == "success"
+    assert len(attempt["response_excerpt"]) == 4096
+    assert [r.payload["type"] for r in receiver.at("/chatty")] == ["webhook.test"]
+
+
+def test_rotation_signs_with_both_secrets_for_24_hours(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    endpoint = register(live, staff, receiver, "/rot")
+    rotated = live.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=staff)
+    assert rotated.status_code == 200
+    new_secret = rotated.json()["secret"]
+    assert new_secret != endpoint["secret"]
+    receiver.secrets["/rot"] = {}
+    receiver.trust("/rot", endpoint["secret"], "old")
+    receiver.trust("/rot", new_secret, "new")
+    live.post(f"/v1/webhook-endpoints/{endpoint['id']}/test", headers=staff)
+    settle(live_app)
+    assert sorted(receiver.at("/rot")[0].verified_with) == ["new", "old"]
+
+    clock.advance(timedelta(hours=24, seconds=1))
+    live.post(f"/v1/webhook-endpoints/{endpoint['id']}/test", headers=staff)
+    settle(live_app)
+    assert receiver.at("/rot")[1].verified_with == ["new"]
+
+
+def test_redeliver_and_recover_resend(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha: Tenant = make_tenant(live, staff, "Alpha")
+    endpoint = register(live, alpha.headers, receiver, "/a")
+    event_id = emit(live_app, "audit.completed", "aud_4", {}, alpha.id)
+    settle(live_app)
+    again = live.post(f"/v1/events/{event_id}/redeliver", headers=alpha.headers)
+    assert again.status_code == 202
+    settle(live_app)
+    assert [r.webhook_id for r in receiver.at("/a")] == [event_id, event_id]
+
+    # Failing for good (the non-urgent schedule runs out), then recovered.
+    receiver.script("/a", default=Answer(500))
+    failed_id = emit(live_app, "audit.cancelled", "aud_5", {}, alpha.id)
+    for _ in range(12):
+        settle(live_app)
+        clock.advance(timedelta(hours=25))
+    deliveries = live.get(f"/v1/events/{failed_id}/deliveries", headers=alpha.headers).json()
+    assert deliveries["items"][0]["status"] == "failed"
+    assert deliveries["items"][0]["attempt_count"] == 10  # first try + the 9 retries
+    receiver.script("/a", default=Answer(200))
+    since = "2026-03-01T00:00:00Z"
+    recovered = live.post(
+        f"/v1/webhook-endpoints/{endpoint['id']}/recover",
+        params={"since": since},
+        headers=alpha.headers,
+    )
+    assert recovered.json() == {"requeued": 1}
+    settle(live_app)
+    assert receiver.at("/a")[-1].webhook_id == failed_id
+    status = live.get(f"/v1/events/{failed_id}/deliveries", headers=alpha.headers).json()
+    assert status["items"][0]["status"] == "delivered"
