@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
 from app.context import AppContext
-from app.events import outbox, wake
+from app.events import wake
 from app.events.pump import Pump
 from app.ids import new_id
 
@@ -110,7 +110,7 @@ class Worker:
 
     async def _schedule_next(self) -> None:
         """Wake at the exact next due time (translated from the service clock to wall time)."""
-        due = await asyncio.to_thread(outbox.next_due, self.context.engine)
+        due = await self.pump.next_due()
         delay = IDLE_TICK_SECONDS
         if due is not None:
             delay = min(delay, max((due - self.context.clock.now()).total_seconds(), 0.0))

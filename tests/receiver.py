@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -72,7 +73,13 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(answer.body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # the default backlog of 5 drops bursts of connections
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a sender killed mid-request (the crash drill) is expected here
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -128,6 +135,15 @@ class Receiver:
     def at(self, path: str) -> list[Received]:
         with self._changed:
             return [r for r in self.received if r.path == path]
+
+    def wait_until(self, predicate: Callable[[list[Received]], bool], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(list(self.received)):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"not reached in {timeout} s: {len(self.received)} got")
+                self._changed.wait(remaining)
 
     def wait_for(self, count: int, path: str | None = None, timeout: float = 20) -> list[Received]:
         """Wait until `count` requests arrived (at `path`, or anywhere)."""

@@ -215,16 +215,23 @@ def record(
     return disabled
 
 
-def next_due(engine: Engine) -> datetime | None:
+def next_due(
+    engine: Engine, busy_endpoints: set[str] | None = None, deliveries: bool = True
+) -> datetime | None:
     """When the pump must wake: the earliest due delivery or timer, or the earliest lease to
-    run out (a crashed worker's claims come back then)."""
+    run out (a crashed worker's claims come back then). Deliveries to `busy_endpoints` (or all
+    deliveries, when `deliveries` is false) are left out: a finishing request wakes the pump."""
     with Session(engine) as session:
+        due_delivery = None
+        if deliveries:
+            statement = select(func.min(Delivery.next_attempt_at)).where(
+                Delivery.status == "pending", col(Delivery.lease_expires_at).is_(None)
+            )
+            if busy_endpoints:
+                statement = statement.where(col(Delivery.endpoint_id).not_in(busy_endpoints))
+            due_delivery = session.exec(statement).one()
         moments = [
-            session.exec(
-                select(func.min(Delivery.next_attempt_at)).where(
-                    Delivery.status == "pending", col(Delivery.lease_expires_at).is_(None)
-                )
-            ).one(),
+            due_delivery,
             session.exec(
                 select(func.min(Delivery.lease_expires_at)).where(Delivery.status == "pending")
             ).one(),

@@ -210,6 +210,13 @@ class Pump:
 
     # --- for the worker and tests ------------------------------------------------------
 
+    async def next_due(self) -> datetime | None:
+        """The next moment this pump has something to do that no finishing request will
+        announce: due work on endpoints with free slots, timers, leases running out."""
+        busy = {e for e, n in self.inflight.items() if n >= self.endpoint_cap}
+        has_room = sum(self.inflight.values()) < self.global_cap
+        return await asyncio.to_thread(outbox.next_due, self.context.engine, busy, has_room)
+
     async def settle(self) -> None:
         """Run passes until nothing due is left and every attempt is recorded."""
         while True:
@@ -229,7 +236,7 @@ class Pump:
             if self.results:
                 await self._flush()
                 continue
-            due = await asyncio.to_thread(outbox.next_due, self.context.engine)
+            due = await self.next_due()
             if due is None or due > self.context.clock.now():
                 return
 

@@ -1,0 +1,39 @@
+"""/metrics shows deliveries by outcome, the pending count and the oldest pending age."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.clock import MovableClock
+from tests.conftest import settle
+from tests.events.test_delivery import emit, register
+from tests.receiver import Answer, Receiver
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.split(" ")[0] == name:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_delivery_metrics(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    receiver.script("/down", default=Answer(500))
+    register(live, staff, receiver, "/up", event_types=["audit.requested"])
+    register(live, staff, receiver, "/down", event_types=["audit.requested"])
+    emit(live_app, "audit.requested", "aud_m", {}, None)
+    settle(live_app)
+    clock.advance(timedelta(seconds=90))
+    text = live.get("/metrics").text
+    assert metric(text, 'dpa_deliveries{status="delivered"}') == 1
+    assert metric(text, 'dpa_deliveries{status="pending"}') == 1
+    assert metric(text, 'dpa_deliveries{status="failed"}') == 0
+    assert metric(text, "dpa_delivery_oldest_pending_age_seconds") == 90
+    assert metric(text, 'dpa_webhook_attempts_total{outcome="success"}') == 1
+    assert metric(text, 'dpa_webhook_attempts_total{outcome="failure"}') == 1
+    assert metric(text, "dpa_timers_pending") == 0
