@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     delivery_lease_seconds: int = Field(
         30, ge=16, description="How long a claim lasts; a crashed worker's claims return then."
     )
+    worker_idle_seconds: float = Field(
+        5.0, gt=0, description="Safety-net tick of the pump; it also wakes on writes and due times."
+    )
     var_dir: Path = Field(Path("./var"), description="Where local state (SQLite, secret) lives.")
     log_level: str = Field("info", description="Python logging level name.")
 

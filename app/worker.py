@@ -28,7 +28,6 @@ from app.ids import new_id
 log = logging.getLogger("dpa.worker")
 
 HEARTBEAT_SECONDS = 5.0
-IDLE_TICK_SECONDS = 5.0
 
 
 class Worker:
@@ -43,6 +42,7 @@ class Worker:
         self._last_beat: float | None = None
         self._listener: asyncio.Task[None] | None = None
         self._started = False
+        self.idle_seconds = context.settings.worker_idle_seconds
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -86,7 +86,7 @@ class Worker:
         self.scheduler.add_job(
             self.pump.run,
             "interval",
-            seconds=IDLE_TICK_SECONDS,
+            seconds=self.idle_seconds,
             id="pump",
             next_run_time=datetime.now(UTC),
             coalesce=True,
@@ -111,7 +111,7 @@ class Worker:
     async def _schedule_next(self) -> None:
         """Wake at the exact next due time (translated from the service clock to wall time)."""
         due = await self.pump.next_due()
-        delay = IDLE_TICK_SECONDS
+        delay = self.idle_seconds
         if due is not None:
             delay = min(delay, max((due - self.context.clock.now()).total_seconds(), 0.0))
         job = self.scheduler.get_job("pump")

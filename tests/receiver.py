@@ -58,6 +58,9 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request: nothing arrived
+                    self.close_connection = True
+                    return
                 answer = receiver._answer_for(self.path)
                 receiver._record(self.path, dict(self.headers.items()), body)
                 if answer.blackhole:

@@ -38,6 +38,8 @@ def env(database_url: str) -> dict[str, str]:
         DPA_WEBHOOK_ALLOW_PRIVATE="true",
         DPA_DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
         DPA_LOG_LEVEL="warning",
+        # No safety-net tick: work must be found by NOTIFY, due times and lease expiry alone.
+        DPA_WORKER_IDLE_SECONDS="3600",
     )
     return values
 
