@@ -39,3 +39,9 @@ class MovableClock:
         with self._lock:
             self._now += delta
             return self._now
+
+
+# Leases measure how long a worker process has held a claim: real elapsed time, whatever the
+# service clock says. Tests that move the service clock must not expire the claims of requests
+# that are still in flight, so leases alone read this wall clock.
+WALL_CLOCK: Clock = SystemClock()

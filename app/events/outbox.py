@@ -4,19 +4,33 @@ consequences. Plain functions on an engine; the pump calls them from worker thre
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
-from app.clock import Clock
+from app.clock import WALL_CLOCK, Clock
 from app.events import retry, signing
-from app.events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.events.timers import next_due as next_timer_due
 from app.ids import new_id
 
 EXCERPT_BYTES = 4096
+
+# Domains that must know when a message of theirs got through (a breach notice's notified_at)
+# register here; the hook runs in the transaction that records the successful attempt.
+DeliveredHook = Callable[[Session, Clock, Event, Delivery], None]
+DELIVERED_HOOKS: dict[str, list[DeliveredHook]] = {}
+
+
+def on_delivered(event_type: str) -> Callable[[DeliveredHook], DeliveredHook]:
+    def register(hook: DeliveredHook) -> DeliveredHook:
+        DELIVERED_HOOKS.setdefault(event_type, []).append(hook)
+        return hook
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -62,13 +76,13 @@ def candidates(
     engine: Engine, clock: Clock, limit: int, saturated: set[str]
 ) -> list[tuple[str, str]]:
     """Due, unleased deliveries (id, endpoint), oldest due first, skipping busy endpoints."""
-    now = clock.now()
+    now, wall_now = clock.now(), WALL_CLOCK.now()
     statement = (
         select(Delivery.id, Delivery.endpoint_id)
         .where(
             col(Delivery.status) == "pending",
             col(Delivery.next_attempt_at) <= now,
-            col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < now),
+            col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
         )
         .order_by(col(Delivery.next_attempt_at))
         .limit(limit)
@@ -86,13 +100,13 @@ def claim(
     never both claim a row (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
     if not delivery_ids:
         return []
-    now = clock.now()
+    now, wall_now = clock.now(), WALL_CLOCK.now()
     claimable = (
         select(Delivery.id)
         .where(
             col(Delivery.id).in_(delivery_ids),
             col(Delivery.status) == "pending",
-            col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < now),
+            col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
         )
         .with_for_update(skip_locked=True)
     )
@@ -101,7 +115,7 @@ def claim(
             session.execute(
                 update(Delivery)
                 .where(col(Delivery.id).in_(claimable.scalar_subquery()))
-                .values(lease_owner=owner, lease_expires_at=now + lease)
+                .values(lease_owner=owner, lease_expires_at=wall_now + lease)
                 .returning(col(Delivery.id))
             )
             .scalars()
@@ -169,8 +183,13 @@ def record(
             delivery.lease_owner = delivery.lease_expires_at = None
             next_attempt_at: datetime | None = None
             if result.success:
+                first_success = delivery.status != "delivered"
                 delivery.status, delivery.delivered_at = "delivered", result.attempted_at
                 delivery.next_attempt_at = None
+                event = session.get(Event, delivery.event_id)
+                if first_success and event is not None:
+                    for hook in DELIVERED_HOOKS.get(event.type, []):
+                        hook(session, clock, event, delivery)
             elif result.gone:
                 delivery.status, delivery.next_attempt_at = "failed", None
                 endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
@@ -216,7 +235,10 @@ def record(
 
 
 def next_due(
-    engine: Engine, busy_endpoints: set[str] | None = None, deliveries: bool = True
+    engine: Engine,
+    clock: Clock,
+    busy_endpoints: set[str] | None = None,
+    deliveries: bool = True,
 ) -> datetime | None:
     """When the pump must wake: the earliest due delivery or timer, or the earliest lease to
     run out (a crashed worker's claims come back then). Deliveries to `busy_endpoints` (or all
@@ -232,10 +254,17 @@ def next_due(
             due_delivery = session.exec(statement).one()
         moments = [
             due_delivery,
+            *next_timer_due(session),
+        ]
+        leases = [
             session.exec(
                 select(func.min(Delivery.lease_expires_at)).where(Delivery.status == "pending")
             ).one(),
-            *next_timer_due(session),
+            session.exec(
+                select(func.min(Timer.lease_expires_at)).where(Timer.status == "pending")
+            ).one(),
         ]
-    due = [moment for moment in moments if moment is not None]
+    # Leases run on the wall clock: translate them to the service clock's time line.
+    offset = clock.now() - WALL_CLOCK.now()
+    due = [m for m in moments if m is not None] + [m + offset for m in leases if m is not None]
     return min(due) if due else None

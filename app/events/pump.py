@@ -215,7 +215,9 @@ class Pump:
         announce: due work on endpoints with free slots, timers, leases running out."""
         busy = {e for e, n in self.inflight.items() if n >= self.endpoint_cap}
         has_room = sum(self.inflight.values()) < self.global_cap
-        return await asyncio.to_thread(outbox.next_due, self.context.engine, busy, has_room)
+        return await asyncio.to_thread(
+            outbox.next_due, self.context.engine, self.context.clock, busy, has_room
+        )
 
     async def settle(self) -> None:
         """Run passes until nothing due is left and every attempt is recorded."""

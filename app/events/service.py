@@ -84,6 +84,29 @@ def _queue(session: Session, event: Event, endpoint_id: str, now: datetime) -> D
     return delivery
 
 
+def has_receiver(session: Session, client_id: str | None, event_type: str) -> bool:
+    """Whether an enabled endpoint of this audience is subscribed to the type."""
+    return bool(_receivers(session, client_id, event_type, None))
+
+
+def about(
+    session: Session, subject: str, client_id: str | None = None, staff: bool = True
+) -> tuple[list[Event], list[DeliveryAttempt]]:
+    """Every event about a record and every attempt to deliver them: the record's timeline.
+    A client (staff False) gets only the events meant for it."""
+    statement = select(Event).where(Event.subject == subject)
+    if not staff:
+        statement = statement.where(Event.client_id == client_id)
+    found = list(session.exec(statement))
+    ids = [event.id for event in found]
+    attempts = (
+        list(session.exec(select(DeliveryAttempt).where(col(DeliveryAttempt.event_id).in_(ids))))
+        if ids
+        else []
+    )
+    return found, attempts
+
+
 # --- endpoints ---------------------------------------------------------------------------
 
 

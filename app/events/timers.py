@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
-from app.clock import Clock
+from app.clock import WALL_CLOCK, Clock
 from app.events import wake
 from app.events.models import Timer
 from app.ids import new_id
@@ -72,27 +72,24 @@ def cancel(session: Session, clock: Clock, *, subject: str, kinds: list[str] | N
     return session.execute(statement).rowcount  # type: ignore[attr-defined]
 
 
-def next_due(session: Session) -> tuple[datetime | None, datetime | None]:
-    """The earliest unclaimed due time, and the earliest lease to run out."""
+def next_due(session: Session) -> tuple[datetime | None]:
+    """The earliest unclaimed due time (leases are the pump's concern)."""
     unclaimed = session.exec(
         select(func.min(Timer.due_at)).where(
             Timer.status == "pending", col(Timer.lease_expires_at).is_(None)
         )
     ).one()
-    leased = session.exec(
-        select(func.min(Timer.lease_expires_at)).where(Timer.status == "pending")
-    ).one()
-    return unclaimed, leased
+    return (unclaimed,)
 
 
 def claim_due(engine: Engine, clock: Clock, owner: str, lease: timedelta, limit: int) -> list[str]:
-    now = clock.now()
+    now, wall_now = clock.now(), WALL_CLOCK.now()
     claimable = (
         select(Timer.id)
         .where(
             col(Timer.status) == "pending",
             col(Timer.due_at) <= now,
-            (col(Timer.lease_expires_at).is_(None)) | (col(Timer.lease_expires_at) < now),
+            (col(Timer.lease_expires_at).is_(None)) | (col(Timer.lease_expires_at) < wall_now),
         )
         .order_by(col(Timer.due_at))
         .limit(limit)
@@ -103,7 +100,7 @@ def claim_due(engine: Engine, clock: Clock, owner: str, lease: timedelta, limit:
             session.execute(
                 update(Timer)
                 .where(col(Timer.id).in_(claimable.scalar_subquery()))
-                .values(lease_owner=owner, lease_expires_at=now + lease)
+                .values(lease_owner=owner, lease_expires_at=wall_now + lease)
                 .returning(col(Timer.id))
             )
             .scalars()
