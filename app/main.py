@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app import ops
 from app.auth.router import router as auth_router
 from app.auth.service import bootstrap_staff_key
+from app.breaches.router import router as breaches_router
 from app.clients.router import router as clients_router
 from app.clock import Clock, SystemClock
 from app.context import AppContext
@@ -42,6 +43,10 @@ own client. Every error is `application/problem+json`. Every POST accepts an `Id
 """
 
 TAGS = [
+    {
+        "name": "breaches",
+        "description": "Personal data breaches: notified at once, the 72-hour timer per client.",
+    },
     {"name": "clients", "description": "Clients and the contacts they communicated in writing."},
     {"name": "api keys", "description": "Keys for client systems and SCR staff."},
     {
@@ -96,6 +101,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(clients_router)
     app.include_router(auth_router)
+    app.include_router(breaches_router)
     app.include_router(endpoints_router)
     app.include_router(events_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

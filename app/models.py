@@ -1,6 +1,7 @@
 """Every table, imported once so that SQLModel.metadata knows them all (Alembic, tests)."""
 
 from app.auth.models import ApiKey, BootstrapMarker
+from app.breaches.models import Breach, BreachNotice, BreachUpdate
 from app.clients.models import Client, Contact
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.idempotency import IdempotencyRecord
@@ -8,6 +9,9 @@ from app.idempotency import IdempotencyRecord
 __all__ = [
     "ApiKey",
     "BootstrapMarker",
+    "Breach",
+    "BreachNotice",
+    "BreachUpdate",
     "Client",
     "Contact",
     "Delivery",

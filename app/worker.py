@@ -20,6 +20,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
+import app.domains  # noqa: F401  (timer handlers and delivery hooks of every domain)
 from app.context import AppContext
 from app.events import wake
 from app.events.pump import Pump

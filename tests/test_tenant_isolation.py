@@ -32,6 +32,8 @@ UNSCOPED = {
     ("POST", "/v1/webhook-endpoints"): "own",
     ("GET", "/v1/events"): "own",
     ("GET", "/v1/event-types"): "public",
+    ("GET", "/v1/breaches"): "own",
+    ("POST", "/v1/breaches"): "staff",
 }
 PARAM = re.compile(r"{(\w+)}")
 
@@ -66,12 +68,25 @@ def seed(api: TestClient, staff: dict, tenant: Tenant) -> None:
     assert endpoint.status_code == 201, endpoint.text
     ping = api.post(f"/v1/webhook-endpoints/{endpoint.json()['id']}/test", headers=tenant.headers)
     assert ping.status_code == 202, ping.text
+    breach = api.post(
+        "/v1/breaches",
+        json={
+            "aware_at": "2026-03-01T09:00:00Z",
+            "nature": ["availability"],
+            "description": f"Outage at {tenant.name}",
+            "client_ids": [tenant.id],
+            "contact_point": "SCR",
+        },
+        headers=staff,
+    )
+    assert breach.status_code == 201, breach.text
     tenant.objects = {
         "client_id": tenant.id,
         "contact_id": contact.json()["id"],
         "key_id": tenant.key_id,
         "endpoint_id": endpoint.json()["id"],
         "event_id": ping.json()["id"],
+        "breach_id": breach.json()["id"],
     }
 
 
@@ -91,6 +106,7 @@ def secrets_of(tenant: Tenant) -> list[str]:
         tenant.name,
         f"DPO of {tenant.name}",
         f"Receiver of {tenant.name}",
+        f"Outage at {tenant.name}",
     ]
 
 

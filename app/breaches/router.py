@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from app.auth.dependencies import PrincipalDep, StaffDep
+from app.breaches import service
+from app.breaches.models import Breach
+from app.breaches.schemas import (
+    Acknowledge,
+    BreachCreate,
+    BreachPublic,
+    BreachStatus,
+    BreachUpdateCreate,
+    DelayReason,
+    TimelineEntry,
+)
+from app.context import ClockDep, SettingsDep
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.pagination import Page, PageDep
+from app.routing import ServiceRoute
+
+router = APIRouter(
+    prefix="/v1/breaches",
+    tags=["breaches"],
+    route_class=ServiceRoute,
+    responses=problem_responses(401, 422),
+)
+
+BreachIdPath = Annotated[str, Path(max_length=40, description="A breach id (`brc_…`).")]
+
+
+def visible_breach(breach_id: BreachIdPath, principal: PrincipalDep, session: SessionDep) -> Breach:
+    return service.get_breach(session, principal, breach_id)
+
+
+BreachDep = Annotated[Breach, Depends(visible_breach)]
+
+
+def staff_breach(breach: BreachDep, _staff: StaffDep) -> Breach:
+    return breach
+
+
+StaffBreachDep = Annotated[Breach, Depends(staff_breach)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Record a breach and notify every affected client at once (staff)",
+    response_model=BreachPublic,
+    responses=problem_responses(403),
+)
+def create_breach(
+    data: BreachCreate,
+    principal: StaffDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> Any:
+    """Seed §2.6: proven or suspected, notified as soon as possible and at the latest 72 hours
+    after `aware_at`. Each affected client gets `breach.notified` now, then reminders until it
+    acknowledges; staff are escalated to when no endpoint of the client answers, and told when
+    a `notify_deadline` passes without delivery."""
+    breach = service.create_breach(session, clock, settings, principal, data)
+    return service.view(session, clock, principal, breach)
+
+
+@router.get("", summary="List breaches", response_model=Page[BreachPublic])
+def list_breaches(
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+    params: PageDep,
+    status: BreachStatus | None = Query(None, description="Only breaches in this status."),
+) -> Any:
+    rows, next_cursor = service.list_breaches(session, principal, params, status)
+    return {
+        "items": [service.view(session, clock, principal, row) for row in rows],
+        "next_cursor": next_cursor,
+    }
+
+
+@router.get(
+    "/{breach_id}",
+    summary="Get a breach with the time left per client",
+    response_model=BreachPublic,
+    responses=problem_responses(404),
+)
+def get_breach(
+    breach: BreachDep, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+) -> Any:
+    return service.view(session, clock, principal, breach)
+
+
+@router.post(
+    "/{breach_id}/acknowledge",
+    summary="Acknowledge the notice (client; staff on a client's behalf)",
+    response_model=BreachPublic,
+    responses=problem_responses(404, 409),
+)
+def acknowledge(
+    breach: BreachDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+    data: Acknowledge | None = None,
+) -> Any:
+    client_id = data.client_id if data else None
+    service.acknowledge(session, clock, principal, breach, client_id)
+    return service.view(session, clock, principal, breach)
+
+
+@router.post(
+    "/{breach_id}/updates",
+    summary="Add information in phases (Art. 33(4)) (staff)",
+    response_model=BreachPublic,
+    responses=problem_responses(403, 404, 409),
+)
+def add_update(
+    data: BreachUpdateCreate,
+    breach: StaffBreachDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Any:
+    service.add_update(session, clock, principal, breach, data)
+    return service.view(session, clock, principal, breach)
+
+
+@router.post(
+    "/{breach_id}/delay-reasons",
+    summary="Record why a client's 72-hour deadline was missed (staff)",
+    response_model=BreachPublic,
+    responses=problem_responses(403, 404),
+)
+def delay_reason(
+    data: DelayReason,
+    breach: StaffBreachDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Any:
+    service.record_delay_reason(session, clock, breach, data.client_id, data.reason)
+    return service.view(session, clock, principal, breach)
+
+
+@router.post(
+    "/{breach_id}/close",
+    summary="Close a breach (staff)",
+    response_model=BreachPublic,
+    responses=problem_responses(403, 404, 409),
+)
+def close(
+    breach: StaffBreachDep, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+) -> Any:
+    """Refused while a missed deadline has no recorded reason for the delay."""
+    service.close(session, clock, breach)
+    return service.view(session, clock, principal, breach)
+
+
+@router.get(
+    "/{breach_id}/timeline",
+    summary="Every event and delivery attempt of a breach, in time order",
+    response_model=list[TimelineEntry],
+    responses=problem_responses(404),
+)
+def timeline(breach: BreachDep, principal: PrincipalDep, session: SessionDep) -> Any:
+    return service.timeline(session, principal, breach)

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+class Nature(StrEnum):
+    confidentiality = "confidentiality"
+    integrity = "integrity"
+    availability = "availability"
+
+
+class BreachStatus(StrEnum):
+    suspected = "suspected"
+    confirmed = "confirmed"
+    contained = "contained"
+    closed = "closed"
+
+
+class Art33Content(BaseModel):
+    """GDPR Art. 33(3): what the notice must describe, as far as known (Art. 33(4): the rest
+    may follow in phases)."""
+
+    data_subject_categories: list[str] = Field(
+        default_factory=list, max_length=50, examples=[["customers", "newsletter subscribers"]]
+    )
+    approx_data_subjects: int | None = Field(None, ge=0, examples=[1200])
+    record_categories: list[str] = Field(
+        default_factory=list, max_length=50, examples=[["e-mail addresses", "order history"]]
+    )
+    approx_records: int | None = Field(None, ge=0, examples=[5400])
+    likely_consequences: str | None = Field(None, max_length=10_000)
+    measures_taken: str | None = Field(None, max_length=10_000)
+    measures_proposed: str | None = Field(None, max_length=10_000)
+
+
+class BreachCreate(Art33Content):
+    model_config = ConfigDict(extra="forbid")
+
+    aware_at: AwareDatetime = Field(
+        description="When SCR became aware; the 72 hours run from here. May be in the past."
+    )
+    occurred_at: AwareDatetime | None = Field(None, description="When it happened, if known.")
+    nature: list[Nature] = Field(min_length=1, max_length=3)
+    description: str = Field(min_length=1, max_length=20_000)
+    status: BreachStatus = Field(
+        BreachStatus.suspected, description="Suspected breaches are notified too (seed §2.6)."
+    )
+    client_ids: list[str] = Field(min_length=1, max_length=10_000, description="Affected clients.")
+    contact_point: str = Field(
+        min_length=1, max_length=500, description="Art. 33(3)(b): who at SCR answers questions."
+    )
+
+    @field_validator("client_ids")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("status")
+    @classmethod
+    def _open(cls, value: BreachStatus) -> BreachStatus:
+        if value is BreachStatus.closed:
+            raise ValueError("a breach is recorded open; close it with POST …/close")
+        return value
+
+
+class BreachUpdateCreate(Art33Content):
+    """Only the fields sent change; `note` says what is new."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: BreachStatus | None = None
+    description: str | None = Field(None, min_length=1, max_length=20_000)
+    note: str | None = Field(None, max_length=10_000)
+
+    @field_validator("status")
+    @classmethod
+    def _not_closed(cls, value: BreachStatus | None) -> BreachStatus | None:
+        if value is BreachStatus.closed:
+            raise ValueError("close a breach with POST …/close")
+        return value
+
+
+class Acknowledge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str | None = Field(
+        None, max_length=40, description="Staff only: the client on whose behalf."
+    )
+
+
+class DelayReason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(max_length=40)
+    reason: str = Field(
+        min_length=1, max_length=10_000, description="Why the 72 hours were missed (CNIL asks)."
+    )
+
+
+class NoticePublic(BaseModel):
+    client_id: str
+    notify_deadline: datetime
+    seconds_to_notify_deadline: int = Field(description="Negative once the deadline has passed.")
+    notified_at: datetime | None = Field(
+        description="First 2xx from one of the client's endpoints."
+    )
+    controller_deadline: datetime | None = Field(
+        description="notified_at + 72 h: the client's own deadline towards its authority."
+    )
+    acknowledged_at: datetime | None
+    escalated_at: datetime | None
+    deadline_missed_at: datetime | None
+    delay_reason: str | None
+
+
+class BreachPublic(Art33Content):
+    id: str = Field(examples=["brc_01jd3k4m5n6p7q8r9s0t1v2w3x"])
+    aware_at: datetime
+    occurred_at: datetime | None
+    nature: list[Nature]
+    description: str
+    status: BreachStatus
+    contact_point: str
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    notices: list[NoticePublic] = Field(
+        description="One per affected client; a client key sees only its own."
+    )
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str = Field(description="event or attempt")
+    event_id: str
+    event_type: str
+    client_id: str | None
+    endpoint_id: str | None = None
+    outcome: str | None = None
+    status_code: int | None = None
+    error: str | None = None

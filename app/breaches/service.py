@@ -1,0 +1,455 @@
+"""Breach rules (seed §2.6, GDPR Art. 33). Plain functions taking a session and a clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.auth.service import Principal
+from app.breaches import deadlines
+from app.breaches.models import Breach, BreachNotice, BreachUpdate
+from app.breaches.schemas import (
+    Art33Content,
+    BreachCreate,
+    BreachPublic,
+    BreachStatus,
+    BreachUpdateCreate,
+    NoticePublic,
+    TimelineEntry,
+)
+from app.clients import service as clients_service
+from app.clock import Clock
+from app.errors import Conflict, NotFound, RuleViolation
+from app.events import service as events
+from app.events import timers
+from app.ids import new_id
+from app.pagination import PageParams, paginate
+from app.settings import Settings
+
+REMINDER, ESCALATION, DEADLINE = "breach.reminder", "breach.escalation", "breach.deadline"
+
+
+def _field_error(field: str, message: str) -> list[dict[str, str]]:
+    return [{"field": field, "message": message, "type": "value_error"}]
+
+
+def create_breach(
+    session: Session, clock: Clock, settings: Settings, principal: Principal, data: BreachCreate
+) -> Breach:
+    """Record the breach and notify every affected client at once: no draft stage (§2.6)."""
+    now = clock.now()
+    for name in ("aware_at", "occurred_at"):
+        moment = getattr(data, name)
+        if moment is not None and moment > now:
+            raise RuleViolation(
+                "breach-time-in-past",
+                f"{name} cannot be in the future (now is {now.isoformat()}).",
+                errors=_field_error(f"body.{name}", "in the future"),
+            )
+    for client_id in data.client_ids:
+        if not clients_service.client_exists(session, client_id):
+            raise RuleViolation(
+                "breach-affected-clients",
+                f"No client with id {client_id!r}; client_ids must name registered clients.",
+                errors=_field_error("body.client_ids", f"unknown client {client_id}"),
+            )
+    breach = Breach(
+        id=new_id("brc"),
+        created_by=principal.key_id,
+        created_at=now,
+        updated_at=now,
+        **data.model_dump(mode="json", exclude={"client_ids", "aware_at", "occurred_at"}),
+        aware_at=data.aware_at,
+        occurred_at=data.occurred_at,
+    )
+    session.add(breach)
+    session.flush()
+    for client_id in data.client_ids:
+        _notify(session, clock, settings, breach, client_id)
+    return breach
+
+
+def _notify(
+    session: Session, clock: Clock, settings: Settings, breach: Breach, client_id: str
+) -> BreachNotice:
+    now = clock.now()
+    notice = BreachNotice(
+        id=new_id("bcn"),
+        breach_id=breach.id,
+        client_id=client_id,
+        notify_deadline=deadlines.notify_deadline(breach.aware_at),
+        created_at=now,
+    )
+    session.add(notice)
+    session.flush()
+    events.emit(
+        session, clock, "breach.notified", breach.id, _message(breach, notice), client_id=client_id
+    )
+    for due_at in deadlines.reminder_times(breach.aware_at, settings.breach_reminder_hours, now):
+        timers.schedule(
+            session, clock, kind=REMINDER, subject=notice.id, due_at=due_at, client_id=client_id
+        )
+    # A deadline already past (aware_at more than 72 h ago) fires at once.
+    timers.schedule(
+        session,
+        clock,
+        kind=DEADLINE,
+        subject=notice.id,
+        due_at=notice.notify_deadline,
+        client_id=client_id,
+    )
+    if events.has_receiver(session, client_id, "breach.notified"):
+        timers.schedule(
+            session,
+            clock,
+            kind=ESCALATION,
+            subject=notice.id,
+            client_id=client_id,
+            due_at=deadlines.escalation_time(now, settings.breach_escalation_minutes),
+        )
+    else:
+        _escalate(session, clock, breach, notice, "the client has no endpoint for breach events")
+    return notice
+
+
+def _message(breach: Breach, notice: BreachNotice, **extra: Any) -> dict[str, Any]:
+    """What a client is told: the breach and its own part, never another client's."""
+    content = Art33Content.model_validate(breach, from_attributes=True).model_dump(mode="json")
+    return {
+        "breach_id": breach.id,
+        "client_id": notice.client_id,
+        "status": breach.status,
+        "nature": breach.nature,
+        "description": breach.description,
+        "aware_at": breach.aware_at.isoformat(),
+        "occurred_at": breach.occurred_at.isoformat() if breach.occurred_at else None,
+        "notify_deadline": notice.notify_deadline.isoformat(),
+        "contact_point": breach.contact_point,
+        **content,
+        **extra,
+    }
+
+
+def _escalate(
+    session: Session, clock: Clock, breach: Breach, notice: BreachNotice, reason: str
+) -> None:
+    notice.escalated_at = clock.now()
+    session.add(notice)
+    data = {
+        "breach_id": breach.id,
+        "client_id": notice.client_id,
+        "reason": reason,
+        "notify_deadline": notice.notify_deadline.isoformat(),
+    }
+    events.emit(session, clock, "breach.escalated", breach.id, data, client_id=None)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _notices(session: Session, breach_id: str) -> list[BreachNotice]:
+    return list(
+        session.exec(
+            select(BreachNotice)
+            .where(BreachNotice.breach_id == breach_id)
+            .order_by(col(BreachNotice.client_id))
+        )
+    )
+
+
+def get_breach(session: Session, principal: Principal, breach_id: str) -> Breach:
+    breach = session.get(Breach, breach_id)
+    if breach is None or not (principal.is_staff or _own_notice(session, principal, breach_id)):
+        raise NotFound("breach", breach_id)
+    return breach
+
+
+def _own_notice(session: Session, principal: Principal, breach_id: str) -> BreachNotice | None:
+    return session.exec(
+        select(BreachNotice).where(
+            BreachNotice.breach_id == breach_id, BreachNotice.client_id == principal.client_id
+        )
+    ).first()
+
+
+def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -> BreachPublic:
+    now = clock.now()
+    notices = [
+        n
+        for n in _notices(session, breach.id)
+        if principal.is_staff or n.client_id == principal.client_id
+    ]
+    return BreachPublic(
+        **Art33Content.model_validate(breach, from_attributes=True).model_dump(),
+        id=breach.id,
+        aware_at=breach.aware_at,
+        occurred_at=breach.occurred_at,
+        nature=breach.nature,
+        description=breach.description,
+        status=BreachStatus(breach.status),
+        contact_point=breach.contact_point,
+        created_at=breach.created_at,
+        updated_at=breach.updated_at,
+        closed_at=breach.closed_at,
+        notices=[
+            NoticePublic(
+                client_id=n.client_id,
+                notify_deadline=n.notify_deadline,
+                seconds_to_notify_deadline=deadlines.seconds_left(n.notify_deadline, now),
+                notified_at=n.notified_at,
+                controller_deadline=(
+                    deadlines.controller_deadline(n.notified_at) if n.notified_at else None
+                ),
+                acknowledged_at=n.acknowledged_at,
+                escalated_at=n.escalated_at,
+                deadline_missed_at=n.deadline_missed_at,
+                delay_reason=n.delay_reason,
+            )
+            for n in notices
+        ],
+    )
+
+
+def list_breaches(
+    session: Session, principal: Principal, params: PageParams, status: BreachStatus | None
+):
+    statement = select(Breach)
+    if not principal.is_staff:
+        mine = select(BreachNotice.breach_id).where(BreachNotice.client_id == principal.client_id)
+        statement = statement.where(col(Breach.id).in_(mine))
+    if status is not None:
+        statement = statement.where(Breach.status == status.value)
+    return paginate(session, statement, Breach, params)
+
+
+def timeline(session: Session, principal: Principal, breach: Breach) -> list[TimelineEntry]:
+    found, attempts = events.about(
+        session, breach.id, client_id=principal.client_id, staff=principal.is_staff
+    )
+    by_id = {event.id: event for event in found}
+    entries = [
+        TimelineEntry(
+            at=e.created_at, kind="event", event_id=e.id, event_type=e.type, client_id=e.client_id
+        )
+        for e in found
+    ] + [
+        TimelineEntry(
+            at=a.attempted_at,
+            kind="attempt",
+            event_id=a.event_id,
+            event_type=by_id[a.event_id].type,
+            client_id=by_id[a.event_id].client_id,
+            endpoint_id=a.endpoint_id,
+            outcome=a.outcome,
+            status_code=a.status_code,
+            error=a.error,
+        )
+        for a in attempts
+    ]
+    return sorted(entries, key=lambda entry: (entry.at, entry.kind != "event"))
+
+
+# --- changes ---------------------------------------------------------------------------
+
+
+def _require_open(breach: Breach) -> None:
+    if breach.status == BreachStatus.closed:
+        raise Conflict(f"Breach {breach.id} is closed.")
+
+
+def acknowledge(
+    session: Session, clock: Clock, principal: Principal, breach: Breach, client_id: str | None
+) -> Breach:
+    """The client confirms it has the notice: reminders stop, SCR staff are told."""
+    if principal.is_staff:
+        if client_id is None:
+            raise RuleViolation(
+                "breach-acknowledge-client",
+                "Staff acknowledge on a client's behalf: name its client_id.",
+                errors=_field_error("body.client_id", "required with a staff key"),
+            )
+    elif client_id not in (None, principal.client_id):
+        raise NotFound("breach notice for client", str(client_id))
+    target = client_id or principal.client_id
+    notice = session.exec(
+        select(BreachNotice).where(
+            BreachNotice.breach_id == breach.id, BreachNotice.client_id == target
+        )
+    ).first()
+    if notice is None:
+        raise NotFound("breach notice for client", str(target))
+    if notice.acknowledged_at is not None:
+        raise Conflict(f"Already acknowledged at {notice.acknowledged_at.isoformat()}.")
+    now = clock.now()
+    notice.acknowledged_at, notice.acknowledged_by = now, principal.key_id
+    session.add(notice)
+    timers.cancel(session, clock, subject=notice.id, kinds=[REMINDER])
+    events.emit(
+        session,
+        clock,
+        "breach.acknowledged",
+        breach.id,
+        {"breach_id": breach.id, "client_id": notice.client_id, "acknowledged_at": now.isoformat()},
+        client_id=None,
+    )
+    session.flush()
+    return breach
+
+
+def add_update(
+    session: Session, clock: Clock, principal: Principal, breach: Breach, data: BreachUpdateCreate
+) -> Breach:
+    """Art. 33(4): information in phases. Every affected client gets breach.updated."""
+    _require_open(breach)
+    changes = data.model_dump(mode="json", exclude_unset=True, exclude={"note"})
+    if not changes and not data.note:
+        raise RuleViolation("breach-update-empty", "An update needs a changed field or a note.")
+    now = clock.now()
+    for name, value in changes.items():
+        setattr(breach, name, value)
+    breach.updated_at = now
+    session.add(breach)
+    session.add(
+        BreachUpdate(
+            id=new_id("bup"),
+            breach_id=breach.id,
+            changes=changes,
+            note=data.note,
+            created_by=principal.key_id,
+            created_at=now,
+        )
+    )
+    session.flush()
+    for notice in _notices(session, breach.id):
+        events.emit(
+            session,
+            clock,
+            "breach.updated",
+            breach.id,
+            _message(breach, notice, changes=changes, note=data.note),
+            client_id=notice.client_id,
+        )
+    return breach
+
+
+def record_delay_reason(
+    session: Session, clock: Clock, breach: Breach, client_id: str, reason: str
+) -> Breach:
+    notice = session.exec(
+        select(BreachNotice).where(
+            BreachNotice.breach_id == breach.id, BreachNotice.client_id == client_id
+        )
+    ).first()
+    if notice is None:
+        raise NotFound("breach notice for client", client_id)
+    notice.delay_reason = reason
+    session.add(notice)
+    session.flush()
+    return breach
+
+
+def close(session: Session, clock: Clock, breach: Breach) -> Breach:
+    """Closing needs a recorded reason for every missed deadline (the CNIL asks for it)."""
+    _require_open(breach)
+    notices = _notices(session, breach.id)
+    missing = [n.client_id for n in notices if n.deadline_missed_at and not n.delay_reason]
+    if missing:
+        raise RuleViolation(
+            "breach-delay-reason",
+            "The 72-hour deadline was missed for some clients; record the reason for the delay "
+            "(POST …/delay-reasons) before closing.",
+            clients_without_reason=missing,
+        )
+    now = clock.now()
+    breach.status, breach.closed_at, breach.updated_at = BreachStatus.closed.value, now, now
+    session.add(breach)
+    for notice in notices:
+        timers.cancel(session, clock, subject=notice.id)
+        events.emit(
+            session,
+            clock,
+            "breach.closed",
+            breach.id,
+            _message(breach, notice, closed_at=now.isoformat()),
+            client_id=notice.client_id,
+        )
+    session.flush()
+    return breach
+
+
+# --- timers and delivery (registered in flows.py) ----------------------------------------
+
+
+def _notice_and_breach(session: Session, notice_id: str) -> tuple[BreachNotice, Breach] | None:
+    notice = session.get(BreachNotice, notice_id)
+    breach = session.get(Breach, notice.breach_id) if notice else None
+    return (notice, breach) if notice and breach else None
+
+
+def on_reminder(session: Session, clock: Clock, subject: str, due_at: datetime) -> None:
+    found = _notice_and_breach(session, subject)
+    if found is None:
+        return
+    notice, breach = found
+    if notice.acknowledged_at or breach.status == BreachStatus.closed:
+        return  # no longer relevant: it does not fire
+    hours = round((due_at - breach.aware_at).total_seconds() / 3600)
+    events.emit(
+        session,
+        clock,
+        "breach.reminder",
+        breach.id,
+        _message(breach, notice, reminder_hours_after_aware=hours),
+        client_id=notice.client_id,
+    )
+
+
+def on_escalation(session: Session, clock: Clock, subject: str) -> None:
+    found = _notice_and_breach(session, subject)
+    if found is None:
+        return
+    notice, breach = found
+    if notice.notified_at is None and notice.escalated_at is None:
+        _escalate(
+            session,
+            clock,
+            breach,
+            notice,
+            "no endpoint of the client answered 2xx within the escalation delay",
+        )
+
+
+def on_deadline(session: Session, clock: Clock, subject: str) -> None:
+    found = _notice_and_breach(session, subject)
+    if found is None:
+        return
+    notice, breach = found
+    if notice.notified_at is not None and notice.notified_at <= notice.notify_deadline:
+        return
+    notice.deadline_missed_at = clock.now()
+    session.add(notice)
+    data = {
+        "breach_id": breach.id,
+        "client_id": notice.client_id,
+        "notify_deadline": notice.notify_deadline.isoformat(),
+        "aware_at": breach.aware_at.isoformat(),
+    }
+    events.emit(session, clock, "breach.deadline_missed", breach.id, data, client_id=None)
+    events.emit(
+        session, clock, "breach.deadline_missed", breach.id, data, client_id=notice.client_id
+    )
+
+
+def on_notice_delivered(
+    session: Session, delivered_at: datetime, breach_id: str, client_id: str
+) -> None:
+    notice = session.exec(
+        select(BreachNotice).where(
+            BreachNotice.breach_id == breach_id, BreachNotice.client_id == client_id
+        )
+    ).first()
+    if notice is not None and notice.notified_at is None:
+        notice.notified_at = delivered_at
+        session.add(notice)

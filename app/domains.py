@@ -1,0 +1,4 @@
+"""The domains' wiring into the events engine (timer handlers, delivery hooks), loaded by
+every process that runs a worker."""
+
+import app.breaches.flows  # noqa: F401

@@ -1,0 +1,253 @@
+"""Breaches SCR → clients (seed §2.6, SPEC §8.1): notified at once to every affected client,
+each with its own 72-hour timer; the clock is moved, never waited for."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.clock import MovableClock
+from tests.conftest import Tenant, make_tenant, settle
+from tests.events.test_delivery import register
+from tests.receiver import Answer, Receiver
+
+ART33 = {
+    "data_subject_categories": ["customers"],
+    "approx_data_subjects": 1200,
+    "record_categories": ["e-mail addresses", "order history"],
+    "approx_records": 5400,
+    "likely_consequences": "Phishing against customers.",
+    "measures_taken": "Credentials rotated.",
+    "measures_proposed": "Warn customers.",
+}
+
+
+def breach_body(client_ids: list[str], aware_at: datetime, **extra) -> dict:
+    return {
+        "aware_at": aware_at.isoformat(),
+        "nature": ["confidentiality"],
+        "description": "Database dump exposed on a misconfigured bucket.",
+        "status": "suspected",
+        "client_ids": client_ids,
+        "contact_point": "SCR security desk, +33 1 00 00 00 00",
+        **ART33,
+        **extra,
+    }
+
+
+def create(api: TestClient, staff: dict, body: dict) -> dict:
+    response = api.post("/v1/breaches", json=body, headers=staff)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def types_at(receiver: Receiver, path: str) -> list[str]:
+    return [r.payload["type"] for r in receiver.at(path)]
+
+
+def test_each_affected_client_is_notified_with_only_its_own_part(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha, beta = make_tenant(live, staff, "Alpha Boulangerie"), make_tenant(live, staff, "Beta")
+    register(live, alpha.headers, receiver, "/alpha")
+    register(live, beta.headers, receiver, "/beta")
+    aware_at = clock.now() - timedelta(hours=2)
+    breach = create(live, staff, breach_body([alpha.id, beta.id], aware_at))
+    assert breach["notices"][0]["seconds_to_notify_deadline"] == 70 * 3600
+    settle(live_app)
+
+    for tenant, other, path in ((alpha, beta, "/alpha"), (beta, alpha, "/beta")):
+        (received,) = receiver.at(path)
+        assert received.verified_with == ["current"]
+        message = received.payload
+        assert message["type"] == "breach.notified"
+        data = message["data"]
+        assert data["client_id"] == tenant.id
+        assert data["aware_at"] == aware_at.isoformat()
+        assert data["notify_deadline"] == (aware_at + timedelta(hours=72)).isoformat()
+        for field, value in ART33.items():
+            assert data[field] == value
+        assert data["contact_point"].startswith("SCR security desk")
+        seen = received.body.decode()
+        readable = [
+            live.get(f"/v1/breaches/{breach['id']}", headers=tenant.headers).text,
+            live.get("/v1/breaches", headers=tenant.headers).text,
+            live.get(f"/v1/breaches/{breach['id']}/timeline", headers=tenant.headers).text,
+            live.get("/v1/events", headers=tenant.headers).text,
+        ]
+        for text in [seen, *readable]:
+            assert other.id not in text
+            assert other.name not in text
+        mine = live.get(f"/v1/breaches/{breach['id']}", headers=tenant.headers).json()
+        assert [n["client_id"] for n in mine["notices"]] == [tenant.id]
+        assert mine["notices"][0]["notified_at"] == clock.now().isoformat().replace("+00:00", "Z")
+        assert mine["notices"][0]["controller_deadline"] is not None
+
+
+def test_reminders_fire_once_each_until_acknowledged(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha, beta = make_tenant(live, staff, "Alpha"), make_tenant(live, staff, "Beta")
+    register(live, alpha.headers, receiver, "/alpha")
+    register(live, beta.headers, receiver, "/beta")
+    scr = register(live, staff, receiver, "/scr", event_types=["breach.acknowledged"])
+    aware_at = clock.now()
+    breach = create(live, staff, breach_body([alpha.id, beta.id], aware_at))
+    settle(live_app)
+    for hours in (24, 48):
+        clock.set(aware_at + timedelta(hours=hours))
+        settle(live_app)
+        settle(live_app)
+    assert types_at(receiver, "/alpha") == ["breach.notified", "breach.reminder", "breach.reminder"]
+    hours = [r.payload["data"]["reminder_hours_after_aware"] for r in receiver.at("/alpha")[1:]]
+    assert hours == [24, 48]
+
+    acknowledged = live.post(f"/v1/breaches/{breach['id']}/acknowledge", headers=alpha.headers)
+    assert acknowledged.status_code == 200
+    assert acknowledged.json()["notices"][0]["acknowledged_at"] is not None
+    assert (
+        live.post(f"/v1/breaches/{breach['id']}/acknowledge", headers=alpha.headers).status_code
+        == 409
+    )
+    clock.set(aware_at + timedelta(hours=66))
+    settle(live_app)
+    assert types_at(receiver, "/alpha").count("breach.reminder") == 2  # none after acknowledging
+    assert types_at(receiver, "/beta").count("breach.reminder") == 3  # beta did not
+    (ack,) = receiver.at("/scr")
+    assert ack.payload["data"]["client_id"] == alpha.id
+    assert scr["client_id"] is None
+
+    # Closing stops beta's remaining timers too.
+    assert live.post(f"/v1/breaches/{breach['id']}/close", headers=staff).status_code == 200
+    clock.set(aware_at + timedelta(hours=80))
+    settle(live_app)
+    assert types_at(receiver, "/beta")[-1] == "breach.closed"
+    assert "breach.deadline_missed" not in types_at(receiver, "/beta")
+
+
+def test_escalation_when_no_endpoint_answers_within_15_minutes(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    receiver.script("/alpha", default=Answer(500))
+    register(live, alpha.headers, receiver, "/alpha")
+    register(live, staff, receiver, "/scr", event_types=["breach.escalated"])
+    create(live, staff, breach_body([alpha.id], clock.now()))
+    settle(live_app)
+    clock.advance(timedelta(minutes=14, seconds=59))
+    settle(live_app)
+    assert receiver.at("/scr") == []
+    clock.advance(timedelta(seconds=1))
+    settle(live_app)
+    (escalation,) = receiver.at("/scr")
+    assert escalation.payload["type"] == "breach.escalated"
+    assert escalation.payload["data"]["client_id"] == alpha.id
+    assert "2xx" in escalation.payload["data"]["reason"]
+
+
+def test_a_client_without_a_breach_endpoint_is_escalated_at_once(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    register(live, alpha.headers, receiver, "/alpha-audits", event_types=["audit.requested"])
+    register(live, staff, receiver, "/scr", event_types=["breach.escalated"])
+    breach = create(live, staff, breach_body([alpha.id], clock.now()))
+    settle(live_app)
+    (escalation,) = receiver.at("/scr")
+    assert "no endpoint" in escalation.payload["data"]["reason"]
+    assert breach["notices"][0]["escalated_at"] is not None
+    clock.advance(timedelta(minutes=20))
+    settle(live_app)
+    assert len(receiver.at("/scr")) == 1
+
+
+def test_deadline_missed_then_closing_needs_a_reason(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    receiver.script("/alpha", default=Answer(500))
+    register(live, alpha.headers, receiver, "/alpha")
+    register(live, staff, receiver, "/scr", event_types=["breach.deadline_missed"])
+    aware_at = clock.now()
+    breach = create(live, staff, breach_body([alpha.id], aware_at))
+    clock.set(aware_at + timedelta(hours=72) - timedelta(seconds=1))
+    settle(live_app)
+    assert receiver.at("/scr") == []
+    clock.set(aware_at + timedelta(hours=72))
+    settle(live_app)
+    (missed,) = receiver.at("/scr")
+    assert missed.payload["type"] == "breach.deadline_missed"
+    client_view = live.get(f"/v1/breaches/{breach['id']}", headers=alpha.headers).json()
+    assert client_view["notices"][0]["deadline_missed_at"] is not None
+    assert client_view["notices"][0]["seconds_to_notify_deadline"] == 0
+
+    refused = live.post(f"/v1/breaches/{breach['id']}/close", headers=staff)
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "breach-delay-reason"
+    assert refused.json()["clients_without_reason"] == [alpha.id]
+    reason = live.post(
+        f"/v1/breaches/{breach['id']}/delay-reasons",
+        json={"client_id": alpha.id, "reason": "The client's receiver was down for 3 days."},
+        headers=staff,
+    )
+    assert reason.status_code == 200
+    closed = live.post(f"/v1/breaches/{breach['id']}/close", headers=staff)
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "closed"
+
+
+def test_a_breach_known_for_more_than_72_hours_misses_its_deadline_at_once(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha: Tenant = make_tenant(live, staff, "Alpha")
+    receiver.script("/alpha", default=Answer(500))
+    register(live, alpha.headers, receiver, "/alpha")
+    register(live, staff, receiver, "/scr", event_types=["breach.deadline_missed"])
+    create(live, staff, breach_body([alpha.id], clock.now() - timedelta(hours=73)))
+    settle(live_app)
+    assert types_at(receiver, "/alpha")[0] == "breach.notified"
+    assert "breach.deadline_missed" in types_at(receiver, "/alpha")
+    assert types_at(receiver, "/scr") == ["breach.deadline_missed"]
+
+
+def test_updates_and_the_timeline(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    receiver.script("/alpha", Answer(503, headers={"Retry-After": "10"}))
+    register(live, alpha.headers, receiver, "/alpha")
+    breach = create(live, staff, breach_body([alpha.id], clock.now()))
+    settle(live_app)
+    clock.advance(timedelta(seconds=10))
+    settle(live_app)
+    clock.advance(timedelta(minutes=5))
+    update = live.post(
+        f"/v1/breaches/{breach['id']}/updates",
+        json={"status": "confirmed", "approx_records": 6000, "note": "Scope confirmed."},
+        headers=staff,
+    )
+    assert update.status_code == 200
+    assert update.json()["status"] == "confirmed"
+    settle(live_app)
+    updated = receiver.at("/alpha")[-1].payload
+    assert updated["type"] == "breach.updated"
+    assert updated["data"]["changes"] == {"status": "confirmed", "approx_records": 6000}
+    assert updated["data"]["approx_records"] == 6000
+
+    entries = live.get(f"/v1/breaches/{breach['id']}/timeline", headers=alpha.headers).json()
+    steps = [(e["kind"], e["event_type"], e.get("status_code")) for e in entries]
+    assert steps == [
+        ("event", "breach.notified", None),
+        ("attempt", "breach.notified", 503),
+        ("attempt", "breach.notified", 200),
+        ("event", "breach.updated", None),
+        ("attempt", "breach.updated", 200),
+    ]
+    times = [e["at"] for e in entries]
+    assert times == sorted(times)
+    forbidden = live.post(
+        f"/v1/breaches/{breach['id']}/updates", json={"note": "x"}, headers=alpha.headers
+    )
+    assert forbidden.status_code == 403
