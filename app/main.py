@@ -17,6 +17,8 @@ from sqlmodel import Session
 from app import ops
 from app.auth.router import router as auth_router
 from app.auth.service import bootstrap_staff_key
+from app.breaches.router import disclosures_router
+from app.breaches.router import reports as breach_reports_router
 from app.breaches.router import router as breaches_router
 from app.clients.router import router as clients_router
 from app.clock import Clock, SystemClock
@@ -46,6 +48,10 @@ TAGS = [
     {
         "name": "breaches",
         "description": "Personal data breaches: notified at once, the 72-hour timer per client.",
+    },
+    {
+        "name": "disclosure requests",
+        "description": "Authorities' requests for a client's data, told at once unless forbidden.",
     },
     {"name": "clients", "description": "Clients and the contacts they communicated in writing."},
     {"name": "api keys", "description": "Keys for client systems and SCR staff."},
@@ -102,6 +108,8 @@ def create_app(
     app.include_router(clients_router)
     app.include_router(auth_router)
     app.include_router(breaches_router)
+    app.include_router(breach_reports_router)
+    app.include_router(disclosures_router)
     app.include_router(endpoints_router)
     app.include_router(events_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,9 +1,16 @@
 """Every table, imported once so that SQLModel.metadata knows them all (Alembic, tests)."""
 
 from app.auth.models import ApiKey, BootstrapMarker
-from app.breaches.models import Breach, BreachNotice, BreachUpdate
+from app.breaches.models import Breach, BreachNotice, BreachUpdate, DisclosureRequest
 from app.clients.models import Client, Contact
-from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
+from app.events.models import (
+    Delivery,
+    DeliveryAttempt,
+    EmailAttempt,
+    Event,
+    Timer,
+    WebhookEndpoint,
+)
 from app.idempotency import IdempotencyRecord
 
 __all__ = [
@@ -16,6 +23,8 @@ __all__ = [
     "Contact",
     "Delivery",
     "DeliveryAttempt",
+    "DisclosureRequest",
+    "EmailAttempt",
     "Event",
     "IdempotencyRecord",
     "Timer",

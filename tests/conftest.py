@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -23,7 +24,7 @@ from app.auth.schemas import Role
 from app.clock import MovableClock
 from app.main import create_app
 from app.settings import Settings
-from tests.pg import Cluster, PostgresUnavailable
+from tests.pg import Cluster, PostgresUnavailable, free_port
 from tests.receiver import Receiver
 
 SECRET = "test-secret-key"
@@ -216,3 +217,33 @@ def live(live_app: FastAPI) -> TestClient:
 def settle(app: FastAPI) -> None:
     """Let the worker process everything due at the clock's now, and record it."""
     app.state.context.worker.settle()
+
+
+@dataclass
+class Mailbox:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives."""
+
+    host: str
+    port: int
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(
+            {
+                "to": list(envelope.rcpt_tos),
+                "from": envelope.mail_from,
+                "content": envelope.content.decode("utf-8", "replace"),
+            }
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox("127.0.0.1", free_port())
+    controller = Controller(box, hostname=box.host, port=box.port)
+    controller.start()
+    yield box
+    controller.stop()

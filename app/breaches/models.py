@@ -25,6 +25,15 @@ class Breach(SQLModel, table=True):
     measures_taken: str | None = Field(default=None, sa_column=Column(Text))
     measures_proposed: str | None = Field(default=None, sa_column=Column(Text))
     contact_point: str = Field(max_length=500)
+    reported_by_client_id: str | None = Field(
+        default=None,
+        foreign_key="clients.id",
+        index=True,
+        max_length=40,
+        description="Set when a client reported it to SCR (client → SCR).",
+    )
+    staff_acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    staff_acknowledged_by: str | None = Field(default=None, max_length=40)
     created_by: str = Field(max_length=40)
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(sa_type=UTCDateTime)
@@ -63,3 +72,25 @@ class BreachUpdate(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text))
     created_by: str = Field(max_length=40)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DisclosureRequest(SQLModel, table=True):
+    """A request from an authority to disclose a client's data (seed §2.5): the client is told
+    at once, unless the law forbids it; then it is held until the prohibition is lifted."""
+
+    __tablename__ = "disclosure_requests"
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(foreign_key="clients.id", index=True, max_length=40)
+    authority: str = Field(max_length=300)
+    reference: str | None = Field(default=None, max_length=200)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    legally_binding: bool
+    data_requested: str = Field(sa_column=Column(Text, nullable=False))
+    notification_prohibited: bool
+    prohibition_legal_basis: str | None = Field(default=None, max_length=1000)
+    status: str = Field(max_length=16, description="held or notified")
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    prohibition_lifted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: str = Field(max_length=40)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)

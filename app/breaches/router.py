@@ -5,23 +5,33 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from app.auth.dependencies import PrincipalDep, StaffDep
-from app.breaches import service
+from app.breaches import disclosures, service
 from app.breaches.models import Breach
 from app.breaches.schemas import (
     Acknowledge,
     BreachCreate,
     BreachPublic,
+    BreachReport,
     BreachStatus,
     BreachUpdateCreate,
     DelayReason,
+    DisclosureCreate,
+    DisclosurePublic,
     TimelineEntry,
 )
+from app.clients.dependencies import StaffClientDep, VisibleClientDep
 from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.routing import ServiceRoute
 
+reports = APIRouter(
+    prefix="/v1/clients/{client_id}/breaches",
+    tags=["breaches"],
+    route_class=ServiceRoute,
+    responses=problem_responses(401, 422),
+)
 router = APIRouter(
     prefix="/v1/breaches",
     tags=["breaches"],
@@ -65,6 +75,28 @@ def create_breach(
     acknowledges; staff are escalated to when no endpoint of the client answers, and told when
     a `notify_deadline` passes without delivery."""
     breach = service.create_breach(session, clock, settings, principal, data)
+    return service.view(session, clock, principal, breach)
+
+
+@reports.post(
+    "",
+    status_code=201,
+    summary="Report a breach to SCR (client)",
+    response_model=BreachPublic,
+    responses=problem_responses(404),
+)
+def report_breach(
+    data: BreachReport,
+    client: VisibleClientDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> Any:
+    """Seed §2.6 binds both ways: a client notifies SCR of a breach, proven or suspected,
+    that touches data SCR processes. SCR staff get `breach.reported` now and reminders until a
+    staff key acknowledges (`POST /v1/breaches/{id}/acknowledge`)."""
+    breach = service.report_breach(session, clock, settings, principal, client.id, data)
     return service.view(session, clock, principal, breach)
 
 
@@ -169,3 +201,60 @@ def close(
 )
 def timeline(breach: BreachDep, principal: PrincipalDep, session: SessionDep) -> Any:
     return service.timeline(session, principal, breach)
+
+
+disclosures_router = APIRouter(
+    prefix="/v1/clients/{client_id}/disclosure-requests",
+    tags=["disclosure requests"],
+    route_class=ServiceRoute,
+    responses=problem_responses(401, 403, 404, 422),
+)
+DisclosureIdPath = Annotated[str, Path(max_length=40, description="A request id (`dis_…`).")]
+
+
+@disclosures_router.post(
+    "",
+    status_code=201,
+    summary="Record an authority's request to disclose a client's data (staff)",
+    response_model=DisclosurePublic,
+)
+def create_disclosure(
+    data: DisclosureCreate,
+    client: StaffClientDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Any:
+    """Seed §2.5: the client is told at once (`disclosure_request.received`, urgent), unless
+    `notification_prohibited`: then the request is held and logged until the prohibition is
+    lifted."""
+    return disclosures.create(session, clock, principal, client.id, data)
+
+
+@disclosures_router.get(
+    "", summary="List a client's disclosure requests (staff)", response_model=Page[DisclosurePublic]
+)
+def list_disclosures(client: StaffClientDep, session: SessionDep, params: PageDep) -> Any:
+    return page_of(DisclosurePublic, *disclosures.list_for(session, client.id, params))
+
+
+@disclosures_router.get(
+    "/{disclosure_id}", summary="Get a disclosure request (staff)", response_model=DisclosurePublic
+)
+def get_disclosure(
+    disclosure_id: DisclosureIdPath, client: StaffClientDep, session: SessionDep
+) -> Any:
+    return disclosures.get(session, client.id, disclosure_id)
+
+
+@disclosures_router.post(
+    "/{disclosure_id}/lift-prohibition",
+    summary="The prohibition is lifted: tell the client now (staff)",
+    response_model=DisclosurePublic,
+    responses=problem_responses(409),
+)
+def lift_prohibition(
+    disclosure_id: DisclosureIdPath, client: StaffClientDep, session: SessionDep, clock: ClockDep
+) -> Any:
+    request = disclosures.get(session, client.id, disclosure_id)
+    return disclosures.lift_prohibition(session, clock, request)

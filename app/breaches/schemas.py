@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Nature(StrEnum):
@@ -36,7 +36,9 @@ class Art33Content(BaseModel):
     measures_proposed: str | None = Field(None, max_length=10_000)
 
 
-class BreachCreate(Art33Content):
+class BreachReport(Art33Content):
+    """A breach and what is known of it (Art. 33(3))."""
+
     model_config = ConfigDict(extra="forbid")
 
     aware_at: AwareDatetime = Field(
@@ -48,15 +50,9 @@ class BreachCreate(Art33Content):
     status: BreachStatus = Field(
         BreachStatus.suspected, description="Suspected breaches are notified too (seed §2.6)."
     )
-    client_ids: list[str] = Field(min_length=1, max_length=10_000, description="Affected clients.")
     contact_point: str = Field(
-        min_length=1, max_length=500, description="Art. 33(3)(b): who at SCR answers questions."
+        min_length=1, max_length=500, description="Art. 33(3)(b): who answers questions."
     )
-
-    @field_validator("client_ids")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
 
     @field_validator("status")
     @classmethod
@@ -64,6 +60,17 @@ class BreachCreate(Art33Content):
         if value is BreachStatus.closed:
             raise ValueError("a breach is recorded open; close it with POST …/close")
         return value
+
+
+class BreachCreate(BreachReport):
+    """A breach at SCR (or its sub-processors) affecting these clients' data."""
+
+    client_ids: list[str] = Field(min_length=1, max_length=10_000, description="Affected clients.")
+
+    @field_validator("client_ids")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
 
 class BreachUpdateCreate(Art33Content):
@@ -127,6 +134,12 @@ class BreachPublic(Art33Content):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    reported_by_client_id: str | None = Field(
+        description="Set when the client reported it to SCR; null: SCR notified its clients."
+    )
+    staff_acknowledged_at: datetime | None = Field(
+        description="When SCR staff acknowledged a client's report."
+    )
     notices: list[NoticePublic] = Field(
         description="One per affected client; a client key sees only its own."
     )
@@ -134,11 +147,51 @@ class BreachPublic(Art33Content):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: str = Field(description="event or attempt")
-    event_id: str
+    kind: str = Field(description="event, attempt (webhook) or email")
+    event_id: str = Field(description="The event, or for an e-mail its attempt id.")
     event_type: str
     client_id: str | None
     endpoint_id: str | None = None
     outcome: str | None = None
     status_code: int | None = None
     error: str | None = None
+
+
+class DisclosureCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    authority: str = Field(min_length=1, max_length=300, examples=["Police judiciaire, Paris"])
+    reference: str | None = Field(None, max_length=200, examples=["PV 2026/1234"])
+    received_at: AwareDatetime
+    legally_binding: bool
+    data_requested: str = Field(min_length=1, max_length=10_000)
+    notification_prohibited: bool = Field(
+        False, description="The law or a decision forbids telling the client (seed §2.5)."
+    )
+    prohibition_legal_basis: str | None = Field(
+        None, max_length=1000, description="Required when notification_prohibited."
+    )
+
+    @model_validator(mode="after")
+    def _basis(self) -> DisclosureCreate:
+        if self.notification_prohibited and not self.prohibition_legal_basis:
+            raise ValueError("prohibition_legal_basis is required when notification is prohibited")
+        return self
+
+
+class DisclosurePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(examples=["dis_01jd3k4m5n6p7q8r9s0t1v2w3x"])
+    client_id: str
+    authority: str
+    reference: str | None
+    received_at: datetime
+    legally_binding: bool
+    data_requested: str
+    notification_prohibited: bool
+    prohibition_legal_basis: str | None
+    status: str = Field(description="held (prohibited from telling) or notified")
+    notified_at: datetime | None
+    prohibition_lifted_at: datetime | None
+    created_at: datetime

@@ -14,6 +14,7 @@ from app.breaches.schemas import (
     Art33Content,
     BreachCreate,
     BreachPublic,
+    BreachReport,
     BreachStatus,
     BreachUpdateCreate,
     NoticePublic,
@@ -21,14 +22,16 @@ from app.breaches.schemas import (
 )
 from app.clients import service as clients_service
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, Forbidden, NotFound, RuleViolation
+from app.events import email, retry, timers
 from app.events import service as events
-from app.events import timers
 from app.ids import new_id
 from app.pagination import PageParams, paginate
 from app.settings import Settings
 
 REMINDER, ESCALATION, DEADLINE = "breach.reminder", "breach.escalation", "breach.deadline"
+STAFF_REMINDER = "breach.staff_reminder"
+EMAIL = "breach.email"
 
 
 def _field_error(field: str, message: str) -> list[dict[str, str]]:
@@ -39,6 +42,41 @@ def create_breach(
     session: Session, clock: Clock, settings: Settings, principal: Principal, data: BreachCreate
 ) -> Breach:
     """Record the breach and notify every affected client at once: no draft stage (§2.6)."""
+    _check_times(clock, data)
+    for client_id in data.client_ids:
+        if not clients_service.client_exists(session, client_id):
+            raise RuleViolation(
+                "breach-affected-clients",
+                f"No client with id {client_id!r}; client_ids must name registered clients.",
+                errors=_field_error("body.client_ids", f"unknown client {client_id}"),
+            )
+    breach = _new_breach(session, clock, principal, data)
+    for client_id in data.client_ids:
+        _notify(session, clock, settings, breach, client_id)
+    return breach
+
+
+def report_breach(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    principal: Principal,
+    client_id: str,
+    data: BreachReport,
+) -> Breach:
+    """Client → SCR (seed §2.6 binds both ways): SCR staff get breach.reported now, then
+    reminders until a staff key acknowledges."""
+    _check_times(clock, data)
+    breach = _new_breach(session, clock, principal, data, reported_by_client_id=client_id)
+    events.emit(session, clock, "breach.reported", breach.id, _report(breach), client_id=None)
+    for due_at in deadlines.reminder_times(
+        breach.aware_at, settings.breach_reminder_hours, clock.now()
+    ):
+        timers.schedule(session, clock, kind=STAFF_REMINDER, subject=breach.id, due_at=due_at)
+    return breach
+
+
+def _check_times(clock: Clock, data: BreachReport) -> None:
     now = clock.now()
     for name in ("aware_at", "occurred_at"):
         moment = getattr(data, name)
@@ -48,27 +86,47 @@ def create_breach(
                 f"{name} cannot be in the future (now is {now.isoformat()}).",
                 errors=_field_error(f"body.{name}", "in the future"),
             )
-    for client_id in data.client_ids:
-        if not clients_service.client_exists(session, client_id):
-            raise RuleViolation(
-                "breach-affected-clients",
-                f"No client with id {client_id!r}; client_ids must name registered clients.",
-                errors=_field_error("body.client_ids", f"unknown client {client_id}"),
-            )
+
+
+def _new_breach(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    data: BreachReport,
+    reported_by_client_id: str | None = None,
+) -> Breach:
+    now = clock.now()
     breach = Breach(
         id=new_id("brc"),
         created_by=principal.key_id,
         created_at=now,
         updated_at=now,
+        reported_by_client_id=reported_by_client_id,
         **data.model_dump(mode="json", exclude={"client_ids", "aware_at", "occurred_at"}),
         aware_at=data.aware_at,
         occurred_at=data.occurred_at,
     )
     session.add(breach)
     session.flush()
-    for client_id in data.client_ids:
-        _notify(session, clock, settings, breach, client_id)
     return breach
+
+
+def _report(breach: Breach, **extra: Any) -> dict[str, Any]:
+    """What SCR staff are told of a client's report."""
+    content = Art33Content.model_validate(breach, from_attributes=True).model_dump(mode="json")
+    return {
+        "breach_id": breach.id,
+        "reported_by_client_id": breach.reported_by_client_id,
+        "status": breach.status,
+        "nature": breach.nature,
+        "description": breach.description,
+        "aware_at": breach.aware_at.isoformat(),
+        "occurred_at": breach.occurred_at.isoformat() if breach.occurred_at else None,
+        "notify_deadline": deadlines.notify_deadline(breach.aware_at).isoformat(),
+        "contact_point": breach.contact_point,
+        **content,
+        **extra,
+    }
 
 
 def _notify(
@@ -114,6 +172,27 @@ def _notify(
     return notice
 
 
+def _email_soon(
+    session: Session,
+    clock: Clock,
+    notice: BreachNotice,
+    attempt: int = 0,
+    due_at: datetime | None = None,
+    first_at: datetime | None = None,
+) -> None:
+    """The e-mail fallback, as a timer: durable, retried on the urgent schedule."""
+    now = clock.now()
+    timers.schedule(
+        session,
+        clock,
+        kind=EMAIL,
+        subject=notice.id,
+        due_at=due_at or now,
+        client_id=notice.client_id,
+        payload={"attempt": attempt, "first_at": (first_at or now).isoformat()},
+    )
+
+
 def _message(breach: Breach, notice: BreachNotice, **extra: Any) -> dict[str, Any]:
     """What a client is told: the breach and its own part, never another client's."""
     content = Art33Content.model_validate(breach, from_attributes=True).model_dump(mode="json")
@@ -135,8 +214,10 @@ def _message(breach: Breach, notice: BreachNotice, **extra: Any) -> dict[str, An
 def _escalate(
     session: Session, clock: Clock, breach: Breach, notice: BreachNotice, reason: str
 ) -> None:
+    """Tell SCR staff, and send the notice by e-mail to the client's DPO and security contacts."""
     notice.escalated_at = clock.now()
     session.add(notice)
+    _email_soon(session, clock, notice)
     data = {
         "breach_id": breach.id,
         "client_id": notice.client_id,
@@ -161,7 +242,11 @@ def _notices(session: Session, breach_id: str) -> list[BreachNotice]:
 
 def get_breach(session: Session, principal: Principal, breach_id: str) -> Breach:
     breach = session.get(Breach, breach_id)
-    if breach is None or not (principal.is_staff or _own_notice(session, principal, breach_id)):
+    if breach is None or not (
+        principal.is_staff
+        or breach.reported_by_client_id == principal.client_id
+        or _own_notice(session, principal, breach_id)
+    ):
         raise NotFound("breach", breach_id)
     return breach
 
@@ -193,6 +278,8 @@ def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -
         created_at=breach.created_at,
         updated_at=breach.updated_at,
         closed_at=breach.closed_at,
+        reported_by_client_id=breach.reported_by_client_id,
+        staff_acknowledged_at=breach.staff_acknowledged_at,
         notices=[
             NoticePublic(
                 client_id=n.client_id,
@@ -218,36 +305,57 @@ def list_breaches(
     statement = select(Breach)
     if not principal.is_staff:
         mine = select(BreachNotice.breach_id).where(BreachNotice.client_id == principal.client_id)
-        statement = statement.where(col(Breach.id).in_(mine))
+        statement = statement.where(
+            col(Breach.id).in_(mine) | (col(Breach.reported_by_client_id) == principal.client_id)
+        )
     if status is not None:
         statement = statement.where(Breach.status == status.value)
     return paginate(session, statement, Breach, params)
 
 
 def timeline(session: Session, principal: Principal, breach: Breach) -> list[TimelineEntry]:
-    found, attempts = events.about(
+    found, attempts, emails = events.about(
         session, breach.id, client_id=principal.client_id, staff=principal.is_staff
     )
     by_id = {event.id: event for event in found}
-    entries = [
-        TimelineEntry(
-            at=e.created_at, kind="event", event_id=e.id, event_type=e.type, client_id=e.client_id
-        )
-        for e in found
-    ] + [
-        TimelineEntry(
-            at=a.attempted_at,
-            kind="attempt",
-            event_id=a.event_id,
-            event_type=by_id[a.event_id].type,
-            client_id=by_id[a.event_id].client_id,
-            endpoint_id=a.endpoint_id,
-            outcome=a.outcome,
-            status_code=a.status_code,
-            error=a.error,
-        )
-        for a in attempts
-    ]
+    entries = (
+        [
+            TimelineEntry(
+                at=e.created_at,
+                kind="event",
+                event_id=e.id,
+                event_type=e.type,
+                client_id=e.client_id,
+            )
+            for e in found
+        ]
+        + [
+            TimelineEntry(
+                at=a.attempted_at,
+                kind="attempt",
+                event_id=a.event_id,
+                event_type=by_id[a.event_id].type,
+                client_id=by_id[a.event_id].client_id,
+                endpoint_id=a.endpoint_id,
+                outcome=a.outcome,
+                status_code=a.status_code,
+                error=a.error,
+            )
+            for a in attempts
+        ]
+        + [
+            TimelineEntry(
+                at=m.attempted_at,
+                kind="email",
+                event_id=m.id,
+                event_type="email",
+                client_id=m.client_id,
+                outcome=m.outcome,
+                error=m.error,
+            )
+            for m in emails
+        ]
+    )
     return sorted(entries, key=lambda entry: (entry.at, entry.kind != "event"))
 
 
@@ -262,7 +370,10 @@ def _require_open(breach: Breach) -> None:
 def acknowledge(
     session: Session, clock: Clock, principal: Principal, breach: Breach, client_id: str | None
 ) -> Breach:
-    """The client confirms it has the notice: reminders stop, SCR staff are told."""
+    """The client confirms it has the notice: reminders stop, SCR staff are told. For a breach
+    a client reported, SCR staff acknowledge it and the client is told."""
+    if breach.reported_by_client_id is not None:
+        return _staff_acknowledge(session, clock, principal, breach)
     if principal.is_staff:
         if client_id is None:
             raise RuleViolation(
@@ -293,6 +404,34 @@ def acknowledge(
         breach.id,
         {"breach_id": breach.id, "client_id": notice.client_id, "acknowledged_at": now.isoformat()},
         client_id=None,
+    )
+    session.flush()
+    return breach
+
+
+def _staff_acknowledge(
+    session: Session, clock: Clock, principal: Principal, breach: Breach
+) -> Breach:
+    if not principal.is_staff:
+        raise Forbidden("A breach a client reported is acknowledged by SCR staff.")
+    if breach.staff_acknowledged_at is not None:
+        raise Conflict(f"Already acknowledged at {breach.staff_acknowledged_at.isoformat()}.")
+    now = clock.now()
+    breach.staff_acknowledged_at, breach.staff_acknowledged_by = now, principal.key_id
+    session.add(breach)
+    timers.cancel(session, clock, subject=breach.id, kinds=[STAFF_REMINDER])
+    events.emit(
+        session,
+        clock,
+        "breach.acknowledged",
+        breach.id,
+        {
+            "breach_id": breach.id,
+            "client_id": breach.reported_by_client_id,
+            "acknowledged_at": now.isoformat(),
+            "acknowledged_by": "SCR",
+        },
+        client_id=breach.reported_by_client_id,
     )
     session.flush()
     return breach
@@ -365,6 +504,16 @@ def close(session: Session, clock: Clock, breach: Breach) -> Breach:
     now = clock.now()
     breach.status, breach.closed_at, breach.updated_at = BreachStatus.closed.value, now, now
     session.add(breach)
+    timers.cancel(session, clock, subject=breach.id)
+    if breach.reported_by_client_id is not None:
+        events.emit(
+            session,
+            clock,
+            "breach.closed",
+            breach.id,
+            _report(breach, closed_at=now.isoformat()),
+            client_id=breach.reported_by_client_id,
+        )
     for notice in notices:
         timers.cancel(session, clock, subject=notice.id)
         events.emit(
@@ -406,6 +555,21 @@ def on_reminder(session: Session, clock: Clock, subject: str, due_at: datetime) 
     )
 
 
+def on_staff_reminder(session: Session, clock: Clock, breach_id: str, due_at: datetime) -> None:
+    breach = session.get(Breach, breach_id)
+    if breach is None or breach.staff_acknowledged_at or breach.status == BreachStatus.closed:
+        return
+    hours = round((due_at - breach.aware_at).total_seconds() / 3600)
+    events.emit(
+        session,
+        clock,
+        "breach.reminder",
+        breach.id,
+        _report(breach, reminder_hours_after_aware=hours),
+        client_id=None,
+    )
+
+
 def on_escalation(session: Session, clock: Clock, subject: str) -> None:
     found = _notice_and_breach(session, subject)
     if found is None:
@@ -440,6 +604,47 @@ def on_deadline(session: Session, clock: Clock, subject: str) -> None:
     events.emit(
         session, clock, "breach.deadline_missed", breach.id, data, client_id=notice.client_id
     )
+
+
+def on_email(
+    session: Session, clock: Clock, settings: Settings, notice_id: str, payload: dict[str, Any]
+) -> None:
+    found = _notice_and_breach(session, notice_id)
+    if found is None:
+        return
+    notice, breach = found
+    if notice.notified_at or notice.acknowledged_at or breach.status == BreachStatus.closed:
+        return  # a webhook got through meanwhile, or it is over
+    message = _message(breach, notice)
+    title = (
+        f"[dpa-service] Personal data breach {breach.id}: notify by "
+        f"{notice.notify_deadline.isoformat()}"
+    )
+    body = "\n".join(f"{key}: {value}" for key, value in message.items())
+    attempt = email.send(
+        session,
+        clock,
+        settings,
+        subject=breach.id,
+        client_id=notice.client_id,
+        recipients=clients_service.notice_recipients(session, notice.client_id),
+        title=title,
+        body=body,
+    )
+    if attempt.outcome == "success":
+        # The designated contacts have it (seed §2.6): that is a notification.
+        notice.notified_at = attempt.attempted_at
+        session.add(notice)
+        return
+    first_at = datetime.fromisoformat(payload.get("first_at", clock.now().isoformat()))
+    retry_at = retry.next_retry(
+        urgent=True,
+        retry_index=int(payload.get("attempt", 0)),
+        first_attempt_at=first_at,
+        now=clock.now(),
+    )
+    if retry_at is not None:
+        _email_soon(session, clock, notice, int(payload.get("attempt", 0)) + 1, retry_at, first_at)
 
 
 def on_notice_delivered(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.auth.service import Principal
 from app.clients.models import Client, Contact
@@ -91,6 +91,19 @@ def current_dpo(session: Session, client_id: str) -> Contact | None:
             Contact.ended_at.is_(None),  # type: ignore[union-attr]
         )
     ).first()
+
+
+def notice_recipients(session: Session, client_id: str) -> list[str]:
+    """Where urgent notices go by e-mail: the current DPO and security contacts (seed §2.3)."""
+    roles = [ContactRole.dpo.value, ContactRole.security.value]
+    contacts = session.exec(
+        select(Contact).where(
+            Contact.client_id == client_id,
+            col(Contact.role).in_(roles),
+            Contact.ended_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    return list(dict.fromkeys(contact.email for contact in contacts))
 
 
 def get_contact(session: Session, client: Client, contact_id: str) -> Contact:

@@ -129,3 +129,19 @@ class Timer(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EmailAttempt(SQLModel, table=True):
+    """The e-mail fallback's attempts, logged like webhook attempts (SPEC §8.1)."""
+
+    __tablename__ = "email_attempts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    subject: str = Field(max_length=80, index=True, description="The record it is about.")
+    client_id: str | None = Field(default=None, max_length=40)
+    recipients: list = Field(sa_column=Column(JSON, nullable=False))
+    title: str = Field(max_length=300)
+    attempted_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    outcome: str = Field(max_length=16, description="success or failure")
+    error: str | None = Field(default=None, max_length=500)

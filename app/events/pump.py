@@ -99,7 +99,9 @@ class Pump:
             timers.claim_due, engine, clock, self.owner, self.lease, TIMER_BATCH
         )
         for timer_id in timer_ids:
-            await asyncio.to_thread(timers.fire, engine, clock, self.owner, timer_id)
+            await asyncio.to_thread(
+                timers.fire, engine, clock, self.context.settings, self.owner, timer_id
+            )
             progressed = True
         free = self.global_cap - sum(self.inflight.values())
         if free <= 0:

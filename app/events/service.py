@@ -14,7 +14,7 @@ from app.clients import service as clients_service
 from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation
 from app.events import signing, ssrf, types, wake
-from app.events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from app.events.models import Delivery, DeliveryAttempt, EmailAttempt, Event, WebhookEndpoint
 from app.events.schemas import EndpointCreate, EndpointUpdate
 from app.ids import new_id
 from app.pagination import PageParams, paginate
@@ -91,12 +91,14 @@ def has_receiver(session: Session, client_id: str | None, event_type: str) -> bo
 
 def about(
     session: Session, subject: str, client_id: str | None = None, staff: bool = True
-) -> tuple[list[Event], list[DeliveryAttempt]]:
-    """Every event about a record and every attempt to deliver them: the record's timeline.
-    A client (staff False) gets only the events meant for it."""
+) -> tuple[list[Event], list[DeliveryAttempt], list[EmailAttempt]]:
+    """Every event about a record, every attempt to deliver them and every e-mail sent about
+    it: the record's timeline. A client (staff False) gets only what was meant for it."""
     statement = select(Event).where(Event.subject == subject)
+    emails = select(EmailAttempt).where(EmailAttempt.subject == subject)
     if not staff:
         statement = statement.where(Event.client_id == client_id)
+        emails = emails.where(EmailAttempt.client_id == client_id)
     found = list(session.exec(statement))
     ids = [event.id for event in found]
     attempts = (
@@ -104,7 +106,7 @@ def about(
         if ids
         else []
     )
-    return found, attempts
+    return found, attempts, list(session.exec(emails))
 
 
 # --- endpoints ---------------------------------------------------------------------------

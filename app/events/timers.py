@@ -17,10 +17,11 @@ from app.clock import WALL_CLOCK, Clock
 from app.events import wake
 from app.events.models import Timer
 from app.ids import new_id
+from app.settings import Settings
 
 log = logging.getLogger("dpa.events.timers")
 
-Handler = Callable[[Session, Clock, Timer], None]
+Handler = Callable[[Session, Clock, Timer, Settings], None]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -110,7 +111,7 @@ def claim_due(engine: Engine, clock: Clock, owner: str, lease: timedelta, limit:
     return list(claimed)
 
 
-def fire(engine: Engine, clock: Clock, owner: str, timer_id: str) -> bool:
+def fire(engine: Engine, clock: Clock, settings: Settings, owner: str, timer_id: str) -> bool:
     """Mark the timer fired and run its handler, in one transaction. False if it was not ours
     any more (cancelled, or fired by another worker after our lease ran out)."""
     with Session(engine) as session:
@@ -139,7 +140,7 @@ def fire(engine: Engine, clock: Clock, owner: str, timer_id: str) -> bool:
         timer = session.get(Timer, timer_id, populate_existing=True)
         assert timer is not None
         try:
-            function(session, clock, timer)
+            function(session, clock, timer, settings)
             session.commit()
         except Exception as exc:
             session.rollback()

@@ -21,7 +21,7 @@ KIND = "test.ping"
 
 
 @timers.handler(KIND)
-def _ping(session: Session, clock: Clock, timer: Timer) -> None:
+def _ping(session: Session, clock: Clock, timer: Timer, _settings: Settings) -> None:
     events.emit(
         session, clock, "webhook.test", timer.subject, {"fired_at": clock.now().isoformat()}
     )

@@ -1,0 +1,203 @@
+"""Client → SCR reports (SPEC §8.2), the e-mail fallback (§8.1) and disclosure requests (§8.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.clock import MovableClock
+from app.main import create_app
+from app.settings import Settings
+from tests.breaches.test_breaches import breach_body, create, types_at
+from tests.conftest import Mailbox, Tenant, make_tenant, settle
+from tests.events.test_delivery import register
+from tests.receiver import Answer, Receiver
+
+
+def report_body(aware_at) -> dict:
+    body = breach_body([], aware_at)
+    body.pop("client_ids")
+    return body
+
+
+def test_a_client_report_reaches_staff_with_reminders_until_staff_acknowledge(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    register(live, staff, receiver, "/scr", event_types=["breach.reported", "breach.reminder"])
+    register(live, alpha.headers, receiver, "/alpha", event_types=["breach.acknowledged"])
+    aware_at = clock.now() - timedelta(hours=1)
+    reported = live.post(
+        f"/v1/clients/{alpha.id}/breaches", json=report_body(aware_at), headers=alpha.headers
+    )
+    assert reported.status_code == 201, reported.text
+    breach = reported.json()
+    assert breach["reported_by_client_id"] == alpha.id
+    settle(live_app)
+    (notice,) = receiver.at("/scr")
+    assert notice.payload["type"] == "breach.reported"
+    assert notice.payload["data"]["reported_by_client_id"] == alpha.id
+    assert notice.payload["data"]["notify_deadline"] == (aware_at + timedelta(hours=72)).isoformat()
+
+    clock.set(aware_at + timedelta(hours=24))
+    settle(live_app)
+    assert types_at(receiver, "/scr") == ["breach.reported", "breach.reminder"]
+    # The client cannot acknowledge its own report; staff do, and the client is told.
+    url = f"/v1/breaches/{breach['id']}/acknowledge"
+    assert live.post(url, headers=alpha.headers).status_code == 403
+    acknowledged = live.post(url, headers=staff)
+    assert acknowledged.status_code == 200
+    assert acknowledged.json()["staff_acknowledged_at"] is not None
+    clock.set(aware_at + timedelta(hours=70))
+    settle(live_app)
+    assert types_at(receiver, "/scr") == ["breach.reported", "breach.reminder"]
+    assert types_at(receiver, "/alpha") == ["breach.acknowledged"]
+    timeline = live.get(f"/v1/breaches/{breach['id']}/timeline", headers=staff).json()
+    assert [e["event_type"] for e in timeline if e["kind"] == "event"] == [
+        "breach.reported",
+        "breach.reminder",
+        "breach.acknowledged",
+    ]
+
+
+@pytest.fixture
+def mailing_app(settings: Settings, clock: MovableClock, mailbox: Mailbox) -> Iterator[FastAPI]:
+    mailing = settings.model_copy(
+        update={
+            "worker_enabled": True,
+            "smtp_host": mailbox.host,
+            "smtp_port": mailbox.port,
+            "smtp_from": "dpa@scr.example",
+        }
+    )
+    app = create_app(mailing, clock, bootstrap=False)
+    with TestClient(app) as client:
+        app.state.client = client
+        yield app
+
+
+def add_contacts(api: TestClient, tenant: Tenant) -> None:
+    for role, email in (
+        ("dpo", "dpo@alpha.example"),
+        ("security", "soc@alpha.example"),
+        ("legal", "legal@alpha.example"),
+    ):
+        response = api.post(
+            f"/v1/clients/{tenant.id}/contacts",
+            json={
+                "role": role,
+                "name": role,
+                "email": email,
+                "communicated_at": "2026-01-01T00:00:00Z",
+            },
+            headers=tenant.headers,
+        )
+        assert response.status_code == 201
+
+
+def test_email_goes_to_dpo_and_security_when_the_client_has_no_breach_endpoint(
+    mailing_app: FastAPI, staff: dict, mailbox: Mailbox, clock: MovableClock
+) -> None:
+    api = mailing_app.state.client
+    alpha = make_tenant(api, staff, "Alpha")
+    add_contacts(api, alpha)
+    breach = create(api, staff, breach_body([alpha.id], clock.now()))
+    settle(mailing_app)
+    (message,) = mailbox.messages
+    assert sorted(message["to"]) == ["dpo@alpha.example", "soc@alpha.example"]
+    assert breach["id"] in message["content"]
+    assert "notify_deadline" in message["content"]
+    view = api.get(f"/v1/breaches/{breach['id']}", headers=alpha.headers).json()
+    assert view["notices"][0]["notified_at"] is not None
+    timeline = api.get(f"/v1/breaches/{breach['id']}/timeline", headers=alpha.headers).json()
+    assert [(e["kind"], e["outcome"]) for e in timeline if e["kind"] == "email"] == [
+        ("email", "success")
+    ]
+
+
+def test_email_follows_when_endpoints_fail_for_15_minutes(
+    mailing_app: FastAPI, staff: dict, mailbox: Mailbox, receiver: Receiver, clock: MovableClock
+) -> None:
+    api = mailing_app.state.client
+    alpha = make_tenant(api, staff, "Alpha")
+    add_contacts(api, alpha)
+    receiver.script("/alpha", default=Answer(500))
+    register(api, alpha.headers, receiver, "/alpha")
+    breach = create(api, staff, breach_body([alpha.id], clock.now()))
+    settle(mailing_app)
+    assert mailbox.messages == []
+    clock.advance(timedelta(minutes=15))
+    settle(mailing_app)
+    (message,) = mailbox.messages
+    assert "dpo@alpha.example" in message["to"]
+    timeline = api.get(f"/v1/breaches/{breach['id']}/timeline", headers=staff).json()
+    kinds = [e["kind"] for e in timeline]
+    assert kinds.count("email") == 1
+    assert kinds.index("email") > kinds.index("attempt")  # after the failed webhooks
+    assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+
+
+def test_a_failed_email_is_logged_and_retried(
+    live_app: FastAPI, live: TestClient, staff: dict, clock: MovableClock
+) -> None:
+    """No SMTP server configured here: each attempt fails visibly and is retried, never
+    dropped in silence."""
+    alpha = make_tenant(live, staff, "Alpha")
+    add_contacts(live, alpha)
+    breach = create(live, staff, breach_body([alpha.id], clock.now()))
+    settle(live_app)
+    clock.advance(timedelta(seconds=6))
+    settle(live_app)
+    timeline = live.get(f"/v1/breaches/{breach['id']}/timeline", headers=staff).json()
+    emails = [e for e in timeline if e["kind"] == "email"]
+    assert [e["outcome"] for e in emails] == ["failure", "failure"]
+    assert "DPA_SMTP_HOST" in emails[0]["error"]
+
+
+def test_disclosure_requests_are_told_at_once_unless_prohibited(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    register(live, alpha.headers, receiver, "/alpha")
+    url = f"/v1/clients/{alpha.id}/disclosure-requests"
+    base = {
+        "authority": "Police judiciaire",
+        "reference": "PV-1",
+        "received_at": "2026-03-02T08:00:00Z",
+        "legally_binding": True,
+        "data_requested": "Order history of one customer",
+    }
+    told = live.post(url, json=base, headers=staff)
+    assert told.status_code == 201
+    assert told.json()["status"] == "notified"
+    held = live.post(
+        url,
+        json={
+            **base,
+            "reference": "PV-2",
+            "notification_prohibited": True,
+            "prohibition_legal_basis": "Code de procédure pénale, art. 11",
+        },
+        headers=staff,
+    )
+    assert held.json()["status"] == "held"
+    settle(live_app)
+    received = receiver.at("/alpha")
+    assert [(r.payload["type"], r.payload["data"]["reference"]) for r in received] == [
+        ("disclosure_request.received", "PV-1")
+    ]
+    lifted = live.post(f"{url}/{held.json()['id']}/lift-prohibition", headers=staff)
+    assert lifted.status_code == 200
+    assert lifted.json()["status"] == "notified"
+    settle(live_app)
+    assert [r.payload["data"]["reference"] for r in receiver.at("/alpha")] == ["PV-1", "PV-2"]
+    again = live.post(f"{url}/{held.json()['id']}/lift-prohibition", headers=staff)
+    assert again.status_code == 409
+    # The client learns of it through the message only; the records are for staff.
+    assert live.get(url, headers=alpha.headers).status_code == 403
+    missing_basis = live.post(url, json={**base, "notification_prohibited": True}, headers=staff)
+    assert missing_basis.status_code == 422
