@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,6 +34,7 @@ class Received:
     body: bytes
     at: float
     verified_with: list[str]  # names of the secrets that verify it
+    wall: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def payload(self) -> dict[str, Any]:

@@ -27,11 +27,13 @@ def clean_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith("DPA_")}
 
 
-def dpa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def dpa(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         cwd=cwd,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -39,7 +41,9 @@ def dpa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 class Server:
-    def __init__(self, cwd: Path) -> None:
+    """`dpa serve` as a subprocess, its output collected."""
+
+    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -54,7 +58,7 @@ class Server:
                 str(self.port),
             ],
             cwd=cwd,
-            env=clean_env(),
+            env={**clean_env(), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -91,10 +95,15 @@ class Server:
         output = "".join(self.output)
         assert "Application shutdown complete" in output, output
 
+    def staff_key(self) -> str:
+        return next(
+            line[len(KEY_LINE) :].strip() for line in self.output if line.startswith(KEY_LINE)
+        )
+
 
 @contextmanager
-def serving(cwd: Path) -> Iterator[Server]:
-    server = Server(cwd)
+def serving(cwd: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    server = Server(cwd, env)
     try:
         server.wait_ready()
         yield server
