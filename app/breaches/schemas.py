@@ -147,7 +147,9 @@ class BreachPublic(Art33Content):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: str = Field(description="event, attempt (webhook) or email")
+    kind: str = Field(
+        description="event; delivery (one per endpoint, `outcome` its status); attempt; email"
+    )
     event_id: str = Field(description="The event, or for an e-mail its attempt id.")
     event_type: str
     client_id: str | None

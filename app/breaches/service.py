@@ -314,7 +314,7 @@ def list_breaches(
 
 
 def timeline(session: Session, principal: Principal, breach: Breach) -> list[TimelineEntry]:
-    found, attempts, emails = events.about(
+    found, deliveries, attempts, emails = events.about(
         session, breach.id, client_id=principal.client_id, staff=principal.is_staff
     )
     by_id = {event.id: event for event in found}
@@ -328,6 +328,18 @@ def timeline(session: Session, principal: Principal, breach: Breach) -> list[Tim
                 client_id=e.client_id,
             )
             for e in found
+        ]
+        + [
+            TimelineEntry(
+                at=d.created_at,
+                kind="delivery",
+                event_id=d.event_id,
+                event_type=by_id[d.event_id].type,
+                client_id=by_id[d.event_id].client_id,
+                endpoint_id=d.endpoint_id,
+                outcome=d.status,
+            )
+            for d in deliveries
         ]
         + [
             TimelineEntry(
@@ -356,7 +368,8 @@ def timeline(session: Session, principal: Principal, breach: Breach) -> list[Tim
             for m in emails
         ]
     )
-    return sorted(entries, key=lambda entry: (entry.at, entry.kind != "event"))
+    order = {"event": 0, "delivery": 1, "attempt": 2, "email": 3}
+    return sorted(entries, key=lambda entry: (entry.at, order[entry.kind]))
 
 
 # --- changes ---------------------------------------------------------------------------

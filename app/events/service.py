@@ -91,7 +91,7 @@ def has_receiver(session: Session, client_id: str | None, event_type: str) -> bo
 
 def about(
     session: Session, subject: str, client_id: str | None = None, staff: bool = True
-) -> tuple[list[Event], list[DeliveryAttempt], list[EmailAttempt]]:
+) -> tuple[list[Event], list[Delivery], list[DeliveryAttempt], list[EmailAttempt]]:
     """Every event about a record, every attempt to deliver them and every e-mail sent about
     it: the record's timeline. A client (staff False) gets only what was meant for it."""
     statement = select(Event).where(Event.subject == subject)
@@ -101,12 +101,13 @@ def about(
         emails = emails.where(EmailAttempt.client_id == client_id)
     found = list(session.exec(statement))
     ids = [event.id for event in found]
-    attempts = (
-        list(session.exec(select(DeliveryAttempt).where(col(DeliveryAttempt.event_id).in_(ids))))
-        if ids
-        else []
+    if not ids:
+        return found, [], [], list(session.exec(emails))
+    deliveries = list(session.exec(select(Delivery).where(col(Delivery.event_id).in_(ids))))
+    attempts = list(
+        session.exec(select(DeliveryAttempt).where(col(DeliveryAttempt.event_id).in_(ids)))
     )
-    return found, attempts, list(session.exec(emails))
+    return found, deliveries, attempts, list(session.exec(emails))
 
 
 # --- endpoints ---------------------------------------------------------------------------

@@ -237,12 +237,14 @@ def test_updates_and_the_timeline(
     assert updated["data"]["approx_records"] == 6000
 
     entries = live.get(f"/v1/breaches/{breach['id']}/timeline", headers=alpha.headers).json()
-    steps = [(e["kind"], e["event_type"], e.get("status_code")) for e in entries]
+    steps = [(e["kind"], e["event_type"], e["status_code"] or e["outcome"]) for e in entries]
     assert steps == [
         ("event", "breach.notified", None),
+        ("delivery", "breach.notified", "delivered"),
         ("attempt", "breach.notified", 503),
         ("attempt", "breach.notified", 200),
         ("event", "breach.updated", None),
+        ("delivery", "breach.updated", "delivered"),
         ("attempt", "breach.updated", 200),
     ]
     times = [e["at"] for e in entries]
@@ -251,3 +253,18 @@ def test_updates_and_the_timeline(
         f"/v1/breaches/{breach['id']}/updates", json={"note": "x"}, headers=alpha.headers
     )
     assert forbidden.status_code == 403
+
+
+def test_no_reminder_after_closure(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    register(live, alpha.headers, receiver, "/alpha")
+    aware_at = clock.now()
+    breach = create(live, staff, breach_body([alpha.id], aware_at))
+    settle(live_app)
+    assert live.post(f"/v1/breaches/{breach['id']}/close", headers=staff).status_code == 200
+    clock.set(aware_at + timedelta(hours=73))
+    settle(live_app)
+    assert types_at(receiver, "/alpha") == ["breach.notified", "breach.closed"]
+    assert live.post(f"/v1/breaches/{breach['id']}/close", headers=staff).status_code == 409
