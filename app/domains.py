@@ -1,4 +1,5 @@
 """The domains' wiring into the events engine (timer handlers, delivery hooks), loaded by
 every process that runs a worker."""
 
+import app.audits.flows
 import app.breaches.flows  # noqa: F401

@@ -15,6 +15,8 @@ from fastapi.openapi.utils import get_openapi
 from sqlmodel import Session
 
 from app import ops
+from app.audits.router import calendar as calendar_router
+from app.audits.router import router as audits_router
 from app.auth.router import router as auth_router
 from app.auth.service import bootstrap_staff_key
 from app.breaches.router import disclosures_router
@@ -53,6 +55,8 @@ TAGS = [
         "name": "disclosure requests",
         "description": "Authorities' requests for a client's data, told at once unless forbidden.",
     },
+    {"name": "audits", "description": "Audits on 30 working days' notice (seed §2.5)."},
+    {"name": "calendar", "description": "Working days and holidays of the clients' calendars."},
     {"name": "clients", "description": "Clients and the contacts they communicated in writing."},
     {"name": "api keys", "description": "Keys for client systems and SCR staff."},
     {
@@ -110,6 +114,8 @@ def create_app(
     app.include_router(breaches_router)
     app.include_router(breach_reports_router)
     app.include_router(disclosures_router)
+    app.include_router(audits_router)
+    app.include_router(calendar_router)
     app.include_router(endpoints_router)
     app.include_router(events_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,5 +1,6 @@
 """Every table, imported once so that SQLModel.metadata knows them all (Alembic, tests)."""
 
+from app.audits.models import Audit
 from app.auth.models import ApiKey, BootstrapMarker
 from app.breaches.models import Breach, BreachNotice, BreachUpdate, DisclosureRequest
 from app.clients.models import Client, Contact
@@ -15,6 +16,7 @@ from app.idempotency import IdempotencyRecord
 
 __all__ = [
     "ApiKey",
+    "Audit",
     "BootstrapMarker",
     "Breach",
     "BreachNotice",

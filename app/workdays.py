@@ -1,16 +1,22 @@
-"""Holiday calendars of the `holidays` package: which codes a client may use (`FR`, `FR-57`, …).
-
-Working-day arithmetic (seed §2.5, SPEC §7) belongs here too, so every rule that counts days
-calls one module."""
+"""Working days (seed §2.5, SPEC §7): Monday to Friday minus the public holidays of the client's
+calendar ("jours ouvrés"), from the `holidays` package (`FR`, or a subdivision such as `FR-57`).
+Every rule that counts days calls this module."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import holidays
 
 _CODE = re.compile(r"^(?P<country>[A-Z]{2})(?:-(?P<subdivision>[A-Z0-9]{1,4}))?$")
+AUDIT_NOTICE_WORKING_DAYS = 30
+
+
+class UnknownCalendar(ValueError):
+    pass
 
 
 @cache
@@ -19,7 +25,7 @@ def supported_calendars() -> frozenset[str]:
     for country, subdivisions in holidays.list_supported_countries().items():
         codes.add(country)
         codes.update(f"{country}-{subdivision}" for subdivision in subdivisions)
-    return frozenset(codes)
+    return frozenset(code for code in codes if _CODE.match(code))
 
 
 def is_supported(code: str) -> bool:
@@ -28,3 +34,44 @@ def is_supported(code: str) -> bool:
 
 def country_codes() -> list[str]:
     return sorted(code for code in supported_calendars() if "-" not in code)
+
+
+@cache
+def holidays_of(calendar: str, year: int) -> dict[date, str]:
+    if not is_supported(calendar):
+        raise UnknownCalendar(calendar)
+    country, _, subdivision = calendar.partition("-")
+    found = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
+    return dict(sorted(found.items()))
+
+
+def is_working_day(day: date, calendar: str) -> bool:
+    return day.weekday() < 5 and day not in holidays_of(calendar, day.year)
+
+
+def working_days_after(start: date, count: int, calendar: str) -> list[date]:
+    """The `count` working days that follow `start` (`start` itself never counts)."""
+    found: list[date] = []
+    day = start
+    while len(found) < count:
+        day += timedelta(days=1)
+        if is_working_day(day, calendar):
+            found.append(day)
+    return found
+
+
+def next_working_day(after: date, calendar: str) -> date:
+    return working_days_after(after, 1, calendar)[0]
+
+
+def local_date(instant: datetime, timezone: str) -> date:
+    """The calendar day of an instant where the client is."""
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
+def earliest_audit_start(received: date, calendar: str) -> date:
+    """Seed §2.5: at least 30 working days' notice. As French law counts periods, the day the
+    request is received does not count (CPC art. 641) and the notice runs out at the end of the
+    30th working day after it (art. 642): the audit may start the next working day."""
+    last_notice_day = working_days_after(received, AUDIT_NOTICE_WORKING_DAYS, calendar)[-1]
+    return next_working_day(last_notice_day, calendar)

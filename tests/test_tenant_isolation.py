@@ -34,6 +34,9 @@ UNSCOPED = {
     ("GET", "/v1/event-types"): "public",
     ("GET", "/v1/breaches"): "own",
     ("POST", "/v1/breaches"): "staff",
+    ("GET", "/v1/calendar/earliest-audit-start"): "public",
+    ("GET", "/v1/calendar/working-days"): "public",
+    ("GET", "/v1/calendar/holidays"): "public",
 }
 PARAM = re.compile(r"{(\w+)}")
 
@@ -91,6 +94,18 @@ def seed(api: TestClient, staff: dict, tenant: Tenant) -> None:
         headers=staff,
     )
     assert disclosure.status_code == 201, disclosure.text
+    audit = api.post(
+        f"/v1/clients/{tenant.id}/audits",
+        json={
+            "kind": "documentary",
+            "scope": f"Scope for {tenant.name}",
+            "auditor": {"organisation": "Audit SA", "independent": True},
+            "proposed_start": "2026-06-01",
+            "proposed_end": "2026-06-02",
+        },
+        headers=tenant.headers,
+    )
+    assert audit.status_code == 201, audit.text
     tenant.objects = {
         "client_id": tenant.id,
         "contact_id": contact.json()["id"],
@@ -99,6 +114,7 @@ def seed(api: TestClient, staff: dict, tenant: Tenant) -> None:
         "event_id": ping.json()["id"],
         "breach_id": breach.json()["id"],
         "disclosure_id": disclosure.json()["id"],
+        "audit_id": audit.json()["id"],
     }
 
 
@@ -120,6 +136,7 @@ def secrets_of(tenant: Tenant) -> list[str]:
         f"Receiver of {tenant.name}",
         f"Outage at {tenant.name}",
         f"Authority asking for {tenant.name}",
+        f"Scope for {tenant.name}",
     ]
 
 

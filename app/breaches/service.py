@@ -671,3 +671,20 @@ def on_notice_delivered(
     if notice is not None and notice.notified_at is None:
         notice.notified_at = delivered_at
         session.add(notice)
+
+
+def concerns_client(session: Session, breach_id: str, client_id: str) -> bool:
+    """Whether a breach touches this client's data (it was notified of it, or reported it)."""
+    breach = session.get(Breach, breach_id)
+    if breach is None:
+        return False
+    if breach.reported_by_client_id == client_id:
+        return True
+    return (
+        session.exec(
+            select(BreachNotice.id).where(
+                BreachNotice.breach_id == breach_id, BreachNotice.client_id == client_id
+            )
+        ).first()
+        is not None
+    )

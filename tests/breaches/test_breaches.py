@@ -99,7 +99,6 @@ def test_reminders_fire_once_each_until_acknowledged(
     for hours in (24, 48):
         clock.set(aware_at + timedelta(hours=hours))
         settle(live_app)
-        settle(live_app)
     assert types_at(receiver, "/alpha") == ["breach.notified", "breach.reminder", "breach.reminder"]
     hours = [r.payload["data"]["reminder_hours_after_aware"] for r in receiver.at("/alpha")[1:]]
     assert hours == [24, 48]
@@ -207,8 +206,8 @@ def test_a_breach_known_for_more_than_72_hours_misses_its_deadline_at_once(
     register(live, staff, receiver, "/scr", event_types=["breach.deadline_missed"])
     create(live, staff, breach_body([alpha.id], clock.now() - timedelta(hours=73)))
     settle(live_app)
-    assert types_at(receiver, "/alpha")[0] == "breach.notified"
-    assert "breach.deadline_missed" in types_at(receiver, "/alpha")
+    # Both at once (delivery order is not guaranteed, SPEC §9).
+    assert sorted(types_at(receiver, "/alpha")) == ["breach.deadline_missed", "breach.notified"]
     assert types_at(receiver, "/scr") == ["breach.deadline_missed"]
 
 

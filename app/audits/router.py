@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from app import workdays
+from app.audits import service
+from app.audits.schemas import (
+    AuditCreate,
+    AuditDecision,
+    AuditPublic,
+    AuditSchedule,
+    AuditStatus,
+    EarliestStart,
+    Holiday,
+    WorkingDays,
+)
+from app.auth.dependencies import PrincipalDep
+from app.clients.dependencies import StaffClientDep, VisibleClientDep
+from app.context import ClockDep
+from app.db import SessionDep
+from app.errors import RuleViolation, problem_responses
+from app.pagination import Page, PageDep, page_of
+from app.routing import ServiceRoute
+
+router = APIRouter(
+    prefix="/v1/clients/{client_id}/audits",
+    tags=["audits"],
+    route_class=ServiceRoute,
+    responses=problem_responses(401, 404, 422),
+)
+calendar = APIRouter(
+    prefix="/v1/calendar",
+    tags=["calendar"],
+    route_class=ServiceRoute,
+    responses=problem_responses(401, 422),
+)
+AuditIdPath = Annotated[str, Path(max_length=40, description="An audit id (`aud_…`).")]
+
+
+@router.post("", status_code=201, summary="Request an audit", response_model=AuditPublic)
+def request_audit(
+    data: AuditCreate,
+    client: VisibleClientDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Any:
+    """Seed §2.5: at least 30 working days' notice in the client's calendar; a shorter one is
+    refused with the `earliest_start`, unless on an emergency basis: a proven or probable
+    breach (then `pending_agreement` until SCR staff agree) or a judge's order (accepted)."""
+    return service.request_audit(session, clock, principal, client, data)
+
+
+@router.get("", summary="List a client's audits", response_model=Page[AuditPublic])
+def list_audits(
+    client: VisibleClientDep,
+    session: SessionDep,
+    params: PageDep,
+    status: AuditStatus | None = Query(None, description="Only audits in this status."),
+) -> Any:
+    return page_of(AuditPublic, *service.list_audits(session, client, params, status))
+
+
+@router.get("/{audit_id}", summary="Get an audit", response_model=AuditPublic)
+def get_audit(audit_id: AuditIdPath, client: VisibleClientDep, session: SessionDep) -> Any:
+    return service.get_audit(session, client, audit_id)
+
+
+@router.post(
+    "/{audit_id}/accept",
+    summary="Accept an audit, or agree to an emergency's shorter notice (staff)",
+    response_model=AuditPublic,
+    responses=problem_responses(403, 409),
+)
+def accept(
+    audit_id: AuditIdPath,
+    client: StaffClientDep,
+    session: SessionDep,
+    clock: ClockDep,
+    data: AuditDecision | None = None,
+) -> Any:
+    audit = service.get_audit(session, client, audit_id)
+    return service.accept(session, clock, audit, data.reason if data else None)
+
+
+@router.post(
+    "/{audit_id}/reject",
+    summary="Reject an audit request (staff)",
+    response_model=AuditPublic,
+    responses=problem_responses(403, 409),
+)
+def reject(
+    audit_id: AuditIdPath,
+    client: StaffClientDep,
+    session: SessionDep,
+    clock: ClockDep,
+    data: AuditDecision | None = None,
+) -> Any:
+    audit = service.get_audit(session, client, audit_id)
+    return service.reject(session, clock, audit, data.reason if data else None)
+
+
+@router.post(
+    "/{audit_id}/schedule",
+    summary="Schedule an accepted audit (staff)",
+    response_model=AuditPublic,
+    responses=problem_responses(403, 409),
+)
+def schedule(
+    data: AuditSchedule,
+    audit_id: AuditIdPath,
+    client: StaffClientDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Any:
+    """A penetration test needs the tripartite agreement: testing organisation, a test window
+    inside the audit dates, the nature of the tests and the liability release."""
+    audit = service.get_audit(session, client, audit_id)
+    return service.schedule(session, clock, client, audit, data)
+
+
+@router.post(
+    "/{audit_id}/complete",
+    summary="Record that a scheduled audit took place (staff)",
+    response_model=AuditPublic,
+    responses=problem_responses(403, 409),
+)
+def complete(
+    audit_id: AuditIdPath, client: StaffClientDep, session: SessionDep, clock: ClockDep
+) -> Any:
+    audit = service.get_audit(session, client, audit_id)
+    return service.complete(session, clock, audit)
+
+
+@router.post(
+    "/{audit_id}/cancel",
+    summary="Cancel an audit (client or staff)",
+    response_model=AuditPublic,
+    responses=problem_responses(403, 409),
+)
+def cancel(
+    audit_id: AuditIdPath,
+    client: VisibleClientDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Any:
+    audit = service.get_audit(session, client, audit_id)
+    return service.cancel(session, clock, principal, audit)
+
+
+CalendarQuery = Annotated[
+    str, Query(max_length=16, description="`FR`, or a subdivision such as `FR-57`.")
+]
+
+
+def _check_calendar(code: str) -> str:
+    if workdays.is_supported(code):
+        return code
+    country = code.split("-")[0].upper()
+    subdivisions = sorted(c for c in workdays.supported_calendars() if c.startswith(f"{country}-"))
+    raise RuleViolation(
+        "unknown-calendar",
+        f"Unknown holiday calendar {code!r}. Use a country code, or COUNTRY-SUBDIVISION as the "
+        "holidays package names them.",
+        supported_countries=workdays.country_codes(),
+        supported_subdivisions=subdivisions or None,
+        errors=[{"field": "query.calendar", "message": "unknown calendar", "type": "value_error"}],
+    )
+
+
+@calendar.get(
+    "/earliest-audit-start",
+    summary="The earliest audit start for a request received on a day",
+    response_model=EarliestStart,
+)
+def earliest_audit_start(
+    _principal: PrincipalDep,
+    received: date = Query(description="The day the request is received (client's time zone)."),
+    calendar: CalendarQuery = "FR",
+) -> Any:
+    code = _check_calendar(calendar)
+    notice = workdays.working_days_after(received, workdays.AUDIT_NOTICE_WORKING_DAYS, code)
+    return EarliestStart(
+        received=received,
+        calendar=code,
+        notice_working_days=workdays.AUDIT_NOTICE_WORKING_DAYS,
+        notice_ends=notice[-1],
+        earliest_start=workdays.earliest_audit_start(received, code),
+    )
+
+
+@calendar.get(
+    "/working-days",
+    summary="The working days that follow a day (it does not count)",
+    response_model=WorkingDays,
+)
+def working_days(
+    _principal: PrincipalDep,
+    start: date = Query(description="The day to count from (not counted)."),
+    days: int = Query(30, ge=1, le=366),
+    calendar: CalendarQuery = "FR",
+) -> Any:
+    code = _check_calendar(calendar)
+    found = workdays.working_days_after(start, days, code)
+    return WorkingDays(start=start, calendar=code, days=days, working_days=found, end=found[-1])
+
+
+@calendar.get(
+    "/holidays", summary="Public holidays of a calendar in a year", response_model=list[Holiday]
+)
+def holidays_of(
+    _principal: PrincipalDep,
+    year: int = Query(ge=1970, le=2100),
+    calendar: CalendarQuery = "FR",
+) -> Any:
+    code = _check_calendar(calendar)
+    return [Holiday(date=day, name=name) for day, name in workdays.holidays_of(code, year).items()]
