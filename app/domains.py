@@ -2,4 +2,5 @@
 every process that runs a worker."""
 
 import app.audits.flows
-import app.breaches.flows  # noqa: F401
+import app.breaches.flows
+import app.subprocessors.flows  # noqa: F401

@@ -31,6 +31,9 @@ from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
 from app.metrics import Metrics, RequestContextMiddleware
 from app.settings import Settings
+from app.subprocessors.router import changes as subprocessor_changes_router
+from app.subprocessors.router import per_client as client_subprocessors_router
+from app.subprocessors.router import registry as subprocessors_router
 from app.worker import Worker
 
 log = logging.getLogger("dpa")
@@ -57,6 +60,10 @@ TAGS = [
     },
     {"name": "audits", "description": "Audits on 30 working days' notice (seed §2.5)."},
     {"name": "calendar", "description": "Working days and holidays of the clients' calendars."},
+    {
+        "name": "sub-processors",
+        "description": "The registry, change notices, objections and the transfer guard.",
+    },
     {"name": "clients", "description": "Clients and the contacts they communicated in writing."},
     {"name": "api keys", "description": "Keys for client systems and SCR staff."},
     {
@@ -116,6 +123,9 @@ def create_app(
     app.include_router(disclosures_router)
     app.include_router(audits_router)
     app.include_router(calendar_router)
+    app.include_router(subprocessors_router)
+    app.include_router(subprocessor_changes_router)
+    app.include_router(client_subprocessors_router)
     app.include_router(endpoints_router)
     app.include_router(events_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

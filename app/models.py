@@ -13,6 +13,7 @@ from app.events.models import (
     WebhookEndpoint,
 )
 from app.idempotency import IdempotencyRecord
+from app.subprocessors.models import ChangeNotice, ChangeRecipient, SubProcessor, TransferConsent
 
 __all__ = [
     "ApiKey",
@@ -21,6 +22,8 @@ __all__ = [
     "Breach",
     "BreachNotice",
     "BreachUpdate",
+    "ChangeNotice",
+    "ChangeRecipient",
     "Client",
     "Contact",
     "Delivery",
@@ -29,6 +32,8 @@ __all__ = [
     "EmailAttempt",
     "Event",
     "IdempotencyRecord",
+    "SubProcessor",
     "Timer",
+    "TransferConsent",
     "WebhookEndpoint",
 ]

@@ -37,6 +37,10 @@ UNSCOPED = {
     ("GET", "/v1/calendar/earliest-audit-start"): "public",
     ("GET", "/v1/calendar/working-days"): "public",
     ("GET", "/v1/calendar/holidays"): "public",
+    ("GET", "/v1/subprocessors"): "own",
+    ("POST", "/v1/subprocessors"): "staff",
+    ("GET", "/v1/subprocessor-changes"): "own",
+    ("POST", "/v1/subprocessor-changes"): "staff",
 }
 PARAM = re.compile(r"{(\w+)}")
 
@@ -106,6 +110,29 @@ def seed(api: TestClient, staff: dict, tenant: Tenant) -> None:
         headers=tenant.headers,
     )
     assert audit.status_code == 201, audit.text
+    sub = api.post(
+        "/v1/subprocessors",
+        json={
+            "name": f"Mailer of {tenant.name}",
+            "legal_entity": "Mailer SAS",
+            "service": "mail",
+            "processing_countries": ["FR"],
+            "client_ids": [tenant.id],
+        },
+        headers=staff,
+    )
+    assert sub.status_code == 201, sub.text
+    notice = api.post(
+        "/v1/subprocessor-changes",
+        json={
+            "kind": "addition",
+            "subprocessor_ids": [sub.json()["id"]],
+            "description": f"Change for {tenant.name}",
+            "effective_date": "2026-12-01",
+        },
+        headers=staff,
+    )
+    assert notice.status_code == 201, notice.text
     tenant.objects = {
         "client_id": tenant.id,
         "contact_id": contact.json()["id"],
@@ -115,6 +142,8 @@ def seed(api: TestClient, staff: dict, tenant: Tenant) -> None:
         "breach_id": breach.json()["id"],
         "disclosure_id": disclosure.json()["id"],
         "audit_id": audit.json()["id"],
+        "subprocessor_id": sub.json()["id"],
+        "change_id": notice.json()["id"],
     }
 
 
@@ -137,6 +166,8 @@ def secrets_of(tenant: Tenant) -> list[str]:
         f"Outage at {tenant.name}",
         f"Authority asking for {tenant.name}",
         f"Scope for {tenant.name}",
+        f"Mailer of {tenant.name}",
+        f"Change for {tenant.name}",
     ]
 
 

@@ -1,0 +1,486 @@
+"""Sub-processor rules (seed §2.8-2.9): clients are told of every intended addition or
+replacement and may object; transfers without adequate protection need safeguards and each
+client's consent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.auth.service import Principal
+from app.clients import service as clients_service
+from app.clients.models import Client
+from app.clock import Clock
+from app.errors import Conflict, NotFound, RuleViolation
+from app.events import service as events
+from app.events import timers
+from app.ids import new_id
+from app.pagination import PageParams, paginate
+from app.subprocessors import transfers
+from app.subprocessors.models import ChangeNotice, ChangeRecipient, SubProcessor, TransferConsent
+from app.subprocessors.schemas import (
+    Authorisation,
+    ChangeCreate,
+    ChangeKind,
+    ChangePublic,
+    ClientSubProcessor,
+    CountryStanding,
+    Mechanism,
+    RecipientPublic,
+    SubProcessorCreate,
+    SubProcessorPublic,
+    SubProcessorStatus,
+    SubProcessorUpdate,
+)
+
+DEADLINE_SOON = "subprocessor.objection_deadline_soon"
+SOON_BEFORE = timedelta(days=3)
+SAFEGUARDS = {Mechanism.scc.value, Mechanism.bcr.value}
+
+
+def _error(field: str, message: str) -> list[dict[str, str]]:
+    return [{"field": field, "message": message, "type": "value_error"}]
+
+
+def _assessment(sub: SubProcessor) -> transfers.Assessment:
+    return transfers.assess(
+        sub.processing_countries,
+        dpf_certified=sub.dpf_certified,
+        commercial_organisation=sub.commercial_organisation,
+    )
+
+
+def _check_clients(session: Session, client_ids: list[str], field: str) -> list[str]:
+    for client_id in client_ids:
+        if not clients_service.client_exists(session, client_id):
+            raise RuleViolation(
+                "unknown-client",
+                f"No client with id {client_id!r}.",
+                errors=_error(field, f"unknown client {client_id}"),
+            )
+    return list(dict.fromkeys(client_ids))
+
+
+def _guard(sub: SubProcessor) -> None:
+    """Seed §2.9, Art. 46: no transfer outside adequate protection without SCC or BCR."""
+    needing = _assessment(sub).needs_safeguards
+    if needing and sub.transfer_mechanism not in SAFEGUARDS:
+        raise RuleViolation(
+            "transfer-guard-safeguards",
+            f"{sub.name} processes data in {', '.join(needing)}, outside the EEA and without an "
+            "adequacy decision that covers it: it cannot become active without appropriate "
+            "safeguards (transfer_mechanism scc or bcr), and each client's consent.",
+            countries_needing_safeguards=needing,
+        )
+
+
+def create_subprocessor(session: Session, clock: Clock, data: SubProcessorCreate) -> SubProcessor:
+    now = clock.now()
+    sub = SubProcessor(
+        id=new_id("spr"),
+        status=SubProcessorStatus.proposed.value,
+        created_at=now,
+        updated_at=now,
+        **data.model_dump(mode="json", exclude={"client_ids"}),
+        client_ids=_check_clients(session, data.client_ids, "body.client_ids"),
+    )
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def update_subprocessor(
+    session: Session, clock: Clock, sub: SubProcessor, data: SubProcessorUpdate
+) -> SubProcessor:
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    if changes.get("client_ids") is not None:
+        changes["client_ids"] = _check_clients(session, changes["client_ids"], "body.client_ids")
+    for name, value in changes.items():
+        if value is None and name != "agreement_ref":
+            raise RuleViolation("field-required", f"{name} cannot be null.")
+        setattr(sub, name, value)
+    if sub.status == SubProcessorStatus.active.value:
+        _guard(sub)
+    sub.updated_at = clock.now()
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def set_status(
+    session: Session, clock: Clock, sub: SubProcessor, status: SubProcessorStatus
+) -> SubProcessor:
+    if status is SubProcessorStatus.active:
+        _guard(sub)
+    if sub.status == SubProcessorStatus.retired.value:
+        raise Conflict(f"Sub-processor {sub.id} is retired.")
+    sub.status = status.value
+    sub.updated_at = clock.now()
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def get_subprocessor(session: Session, principal: Principal, sub_id: str) -> SubProcessor:
+    sub = session.get(SubProcessor, sub_id)
+    if sub is None or not (principal.is_staff or principal.client_id in sub.client_ids):
+        raise NotFound("sub-processor", sub_id)
+    return sub
+
+
+def list_subprocessors(session: Session, principal: Principal, params: PageParams):
+    rows, cursor = paginate(session, select(SubProcessor), SubProcessor, params)
+    if not principal.is_staff:
+        # JSON membership is filtered here: both backends, no dialect-specific operator.
+        rows = [row for row in rows if principal.client_id in row.client_ids]
+    return rows, cursor
+
+
+def view(sub: SubProcessor, principal: Principal) -> SubProcessorPublic:
+    return SubProcessorPublic(
+        **sub.model_dump(exclude={"client_ids"}),
+        client_ids=sub.client_ids if principal.is_staff else [principal.client_id],
+        transfers=[
+            CountryStanding(country=country, standing=standing.value)
+            for country, standing in _assessment(sub).countries.items()
+        ],
+        adequacy_list_checked_on=transfers.checked_on(),
+    )
+
+
+# --- consent and the client's view --------------------------------------------------------
+
+
+def give_consent(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    client: Client,
+    sub: SubProcessor,
+    document_ref: str | None,
+) -> TransferConsent:
+    if client.id not in sub.client_ids:
+        raise NotFound("sub-processor", sub.id)
+    existing = _consent(session, sub.id, client.id)
+    if existing is not None:
+        raise Conflict(f"Consent already recorded at {existing.created_at.isoformat()}.")
+    consent = TransferConsent(
+        id=new_id("tcs"),
+        subprocessor_id=sub.id,
+        client_id=client.id,
+        document_ref=document_ref,
+        given_by=principal.key_id,
+        created_at=clock.now(),
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def _consent(session: Session, sub_id: str, client_id: str) -> TransferConsent | None:
+    return session.exec(
+        select(TransferConsent).where(
+            TransferConsent.subprocessor_id == sub_id, TransferConsent.client_id == client_id
+        )
+    ).first()
+
+
+def _latest_recipient(session: Session, sub_id: str, client_id: str) -> ChangeRecipient | None:
+    rows = session.exec(
+        select(ChangeRecipient, ChangeNotice)
+        .join(ChangeNotice, col(ChangeNotice.id) == col(ChangeRecipient.notice_id))
+        .where(ChangeRecipient.client_id == client_id)
+        .order_by(col(ChangeNotice.created_at).desc())
+    ).all()
+    for recipient, notice in rows:
+        if sub_id in notice.subprocessor_ids and notice.kind != ChangeKind.removal.value:
+            return recipient
+    return None
+
+
+def authorisation(
+    session: Session, clock: Clock, sub: SubProcessor, client: Client
+) -> tuple[Authorisation, ChangeRecipient | None, TransferConsent | None]:
+    """Where a sub-processor stands for one client (SPEC §6)."""
+    consent = _consent(session, sub.id, client.id)
+    recipient = _latest_recipient(session, sub.id, client.id)
+    if sub.status == SubProcessorStatus.retired.value:
+        return Authorisation.retired, recipient, consent
+    if recipient is not None and recipient.response == "objected":
+        return Authorisation.objected, recipient, consent
+    if _assessment(sub).needs_safeguards and consent is None:
+        return Authorisation.consent_required, recipient, consent
+    if recipient is None:
+        state = (
+            Authorisation.authorised
+            if sub.status == SubProcessorStatus.active.value
+            else Authorisation.not_notified
+        )
+        return state, recipient, consent
+    if recipient.requires_approval:
+        state = (
+            Authorisation.authorised
+            if recipient.response == "approved"
+            else Authorisation.pending_approval
+        )
+        return state, recipient, consent
+    if recipient.response != "approved" and clock.now() < recipient.objection_deadline:
+        return Authorisation.objection_window_open, recipient, consent
+    return Authorisation.authorised, recipient, consent
+
+
+def client_view(
+    session: Session, clock: Clock, principal: Principal, client: Client
+) -> list[ClientSubProcessor]:
+    subs = [s for s in session.exec(select(SubProcessor)) if client.id in s.client_ids]
+    found = []
+    for sub in sorted(subs, key=lambda s: s.name):
+        state, recipient, consent = authorisation(session, clock, sub, client)
+        base = view(sub, principal).model_dump()
+        found.append(
+            ClientSubProcessor(
+                **base,
+                authorisation=state,
+                objection_deadline=recipient.objection_deadline if recipient else None,
+                consent_given_at=consent.created_at if consent else None,
+            )
+        )
+    return found
+
+
+# --- change notices ---------------------------------------------------------------------------
+
+
+def create_change(
+    session: Session, clock: Clock, principal: Principal, data: ChangeCreate
+) -> ChangeNotice:
+    """Seed §2.8: tell every affected client before the change; `general` clients may object
+    until their deadline, `specific` clients and transfer cases must approve."""
+    subs = []
+    for sub_id in dict.fromkeys(data.subprocessor_ids):
+        sub = session.get(SubProcessor, sub_id)
+        if sub is None:
+            raise RuleViolation(
+                "unknown-subprocessor",
+                f"No sub-processor with id {sub_id!r}.",
+                errors=_error("body.subprocessor_ids", f"unknown {sub_id}"),
+            )
+        subs.append(sub)
+    if data.client_ids is None:
+        client_ids = list(dict.fromkeys(c for sub in subs for c in sub.client_ids))
+    else:
+        client_ids = _check_clients(session, data.client_ids, "body.client_ids")
+    if not client_ids:
+        raise RuleViolation(
+            "change-notice-recipients",
+            "This change notice would reach no client: name client_ids, or list the clients on "
+            "the sub-processors whose data they would touch.",
+            errors=_error("body.client_ids", "no client"),
+        )
+    now = clock.now()
+    transfer_consent = any(_assessment(sub).needs_safeguards for sub in subs)
+    recipients = []
+    for client_id in client_ids:
+        client = session.get(Client, client_id)
+        assert client is not None
+        recipients.append(
+            ChangeRecipient(
+                id=new_id("scr"),
+                notice_id="",
+                client_id=client_id,
+                requires_approval=client.subprocessor_authorisation == "specific"
+                or transfer_consent,
+                objection_deadline=now + timedelta(days=client.objection_window_days),
+            )
+        )
+    last_deadline = max(r.objection_deadline for r in recipients)
+    if data.effective_date <= last_deadline.date():
+        earliest = last_deadline.date() + timedelta(days=1)
+        raise RuleViolation(
+            "change-effective-after-objections",
+            "The change cannot take effect before every client's objection deadline has passed "
+            f"(the last is {last_deadline.isoformat()}): the earliest effective date is "
+            f"{earliest.isoformat()}.",
+            earliest_effective_date=earliest.isoformat(),
+            errors=_error("body.effective_date", f"before {earliest.isoformat()}"),
+        )
+    notice = ChangeNotice(
+        id=new_id("spc"),
+        kind=data.kind.value,
+        subprocessor_ids=[s.id for s in subs],
+        description=data.description,
+        effective_date=data.effective_date,
+        created_by=principal.key_id,
+        created_at=now,
+    )
+    session.add(notice)
+    session.flush()
+    for recipient in recipients:
+        recipient.notice_id = notice.id
+        session.add(recipient)
+        session.flush()
+        events.emit(
+            session,
+            clock,
+            "subprocessor.change_notice",
+            notice.id,
+            _message(notice, subs, recipient),
+            client_id=recipient.client_id,
+        )
+        window = recipient.objection_deadline - now
+        timers.schedule(
+            session,
+            clock,
+            kind=DEADLINE_SOON,
+            subject=recipient.id,
+            client_id=recipient.client_id,
+            due_at=recipient.objection_deadline - min(SOON_BEFORE, window / 2),
+        )
+    return notice
+
+
+def _message(
+    notice: ChangeNotice, subs: list[SubProcessor], recipient: ChangeRecipient, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "change_id": notice.id,
+        "client_id": recipient.client_id,
+        "kind": notice.kind,
+        "description": notice.description,
+        "effective_date": notice.effective_date.isoformat(),
+        "objection_deadline": recipient.objection_deadline.isoformat(),
+        "requires_approval": recipient.requires_approval,
+        "subprocessors": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "service": s.service,
+                "processing_countries": s.processing_countries,
+            }
+            for s in subs
+        ],
+        **extra,
+    }
+
+
+def _recipients(session: Session, notice_id: str) -> list[ChangeRecipient]:
+    return list(
+        session.exec(
+            select(ChangeRecipient)
+            .where(ChangeRecipient.notice_id == notice_id)
+            .order_by(col(ChangeRecipient.client_id))
+        )
+    )
+
+
+def get_change(session: Session, principal: Principal, change_id: str) -> ChangeNotice:
+    notice = session.get(ChangeNotice, change_id)
+    if notice is None or not (
+        principal.is_staff
+        or any(r.client_id == principal.client_id for r in _recipients(session, change_id))
+    ):
+        raise NotFound("sub-processor change", change_id)
+    return notice
+
+
+def list_changes(session: Session, principal: Principal, params: PageParams):
+    statement = select(ChangeNotice)
+    if not principal.is_staff:
+        mine = select(ChangeRecipient.notice_id).where(
+            ChangeRecipient.client_id == principal.client_id
+        )
+        statement = statement.where(col(ChangeNotice.id).in_(mine))
+    return paginate(session, statement, ChangeNotice, params)
+
+
+def change_view(session: Session, principal: Principal, notice: ChangeNotice) -> ChangePublic:
+    return ChangePublic(
+        id=notice.id,
+        kind=ChangeKind(notice.kind),
+        subprocessor_ids=notice.subprocessor_ids,
+        description=notice.description,
+        effective_date=notice.effective_date,
+        created_at=notice.created_at,
+        recipients=[
+            RecipientPublic.model_validate(r, from_attributes=True)
+            for r in _recipients(session, notice.id)
+            if principal.is_staff or r.client_id == principal.client_id
+        ],
+    )
+
+
+def respond(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    notice: ChangeNotice,
+    response: str,
+    client_id: str | None,
+    reason: str | None,
+) -> ChangeNotice:
+    """An objection or an approval, by the client or recorded by staff on its behalf."""
+    if principal.is_staff:
+        if client_id is None:
+            raise RuleViolation(
+                "change-response-client",
+                "Staff answer on a client's behalf: name its client_id.",
+                errors=_error("body.client_id", "required with a staff key"),
+            )
+    elif client_id not in (None, principal.client_id):
+        raise NotFound("client", str(client_id))
+    target = client_id or principal.client_id
+    recipient = next((r for r in _recipients(session, notice.id) if r.client_id == target), None)
+    if recipient is None:
+        raise NotFound("change notice for client", str(target))
+    now = clock.now()
+    if recipient.response is not None:
+        raise Conflict(f"Already {recipient.response} at {recipient.responded_at}.")
+    if response == "objected" and now >= recipient.objection_deadline:
+        raise RuleViolation(
+            "objection-deadline-passed",
+            f"The objection deadline was {recipient.objection_deadline.isoformat()}; objections "
+            "are no longer accepted.",
+            objection_deadline=recipient.objection_deadline.isoformat(),
+        )
+    if response == "objected" and not reason:
+        raise RuleViolation(
+            "objection-reason",
+            "An objection needs a reason.",
+            errors=_error("body.reason", "required"),
+        )
+    recipient.response, recipient.reason = response, reason
+    recipient.responded_at, recipient.responded_by = now, principal.key_id
+    session.add(recipient)
+    timers.cancel(session, clock, subject=recipient.id)
+    subs = [s for s in (session.get(SubProcessor, i) for i in notice.subprocessor_ids) if s]
+    event = "subprocessor.objection" if response == "objected" else "subprocessor.approval"
+    events.emit(
+        session,
+        clock,
+        event,
+        notice.id,
+        _message(notice, subs, recipient, reason=reason),
+        client_id=None,
+    )
+    session.flush()
+    return notice
+
+
+def on_deadline_soon(session: Session, clock: Clock, recipient_id: str) -> None:
+    recipient = session.get(ChangeRecipient, recipient_id)
+    if recipient is None or recipient.response is not None:
+        return
+    notice = session.get(ChangeNotice, recipient.notice_id)
+    if notice is None:
+        return
+    subs = [s for s in (session.get(SubProcessor, i) for i in notice.subprocessor_ids) if s]
+    events.emit(
+        session,
+        clock,
+        "subprocessor.objection_deadline_soon",
+        notice.id,
+        _message(notice, subs, recipient),
+        client_id=recipient.client_id,
+    )

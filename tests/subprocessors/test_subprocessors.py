@@ -1,0 +1,212 @@
+"""Sub-processors (seed §2.8-2.9, SPEC §6): the transfer guard, change notices with objection
+windows, and each client's authorisation state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.clock import MovableClock
+from tests.conftest import Tenant, make_tenant, settle
+from tests.events.test_delivery import register
+from tests.receiver import Receiver
+
+
+def new_sub(api: TestClient, staff: dict, client_ids: list[str], **fields) -> dict:
+    body = {
+        "name": "Mailjet",
+        "legal_entity": "Mailjet SAS",
+        "service": "E-mail campaigns",
+        "processing_countries": ["FR"],
+        "client_ids": client_ids,
+        **fields,
+    }
+    response = api.post("/v1/subprocessors", json=body, headers=staff)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def change(api: TestClient, staff: dict, sub_ids: list[str], effective: str, **fields):
+    return api.post(
+        "/v1/subprocessor-changes",
+        json={
+            "kind": "addition",
+            "subprocessor_ids": sub_ids,
+            "description": "New mailer",
+            "effective_date": effective,
+            **fields,
+        },
+        headers=staff,
+    )
+
+
+def state(api: TestClient, tenant: Tenant, sub_id: str) -> str:
+    listed = api.get(f"/v1/clients/{tenant.id}/subprocessors", headers=tenant.headers).json()
+    return next(s["authorisation"] for s in listed if s["id"] == sub_id)
+
+
+def test_the_transfer_guard(api: TestClient, staff: dict, tenant_a: Tenant) -> None:
+    india = new_sub(api, staff, [tenant_a.id], name="Offshore", processing_countries=["FR", "IN"])
+    assert {t["country"]: t["standing"] for t in india["transfers"]} == {
+        "FR": "eea",
+        "IN": "needs_safeguards",
+    }
+    refused = api.post(f"/v1/subprocessors/{india['id']}/activate", headers=staff)
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "transfer-guard-safeguards"
+    assert refused.json()["countries_needing_safeguards"] == ["IN"]
+    api.patch(f"/v1/subprocessors/{india['id']}", json={"transfer_mechanism": "scc"}, headers=staff)
+    assert api.post(f"/v1/subprocessors/{india['id']}/activate", headers=staff).status_code == 200
+    # Active with SCC, yet not authorised for the client until it consents.
+    assert state(api, tenant_a, india["id"]) == "consent_required"
+    consent = api.post(
+        f"/v1/clients/{tenant_a.id}/subprocessors/{india['id']}/consent",
+        json={"document_ref": "letter-2026-03"},
+        headers=tenant_a.headers,
+    )
+    assert consent.status_code == 201
+    assert consent.json()["authorisation"] == "authorised"
+    us = new_sub(
+        api, staff, [tenant_a.id], name="Cloud US", processing_countries=["US"], dpf_certified=True
+    )
+    assert api.post(f"/v1/subprocessors/{us['id']}/activate", headers=staff).status_code == 200
+    assert state(api, tenant_a, us["id"]) == "authorised"
+
+
+def test_change_notices_and_their_deadlines(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    beta = make_tenant(live, staff, "Beta")
+    live.patch(f"/v1/clients/{beta.id}", json={"objection_window_days": 45}, headers=staff)
+    register(live, alpha.headers, receiver, "/alpha")
+    register(live, beta.headers, receiver, "/beta")
+    register(
+        live,
+        staff,
+        receiver,
+        "/scr",
+        event_types=["subprocessor.objection", "subprocessor.approval"],
+    )
+    sub = new_sub(live, staff, [alpha.id, beta.id])
+    # Beta's window ends 45 days after today (2 March): 16 April; the change may take effect
+    # from the 17th.
+    early = change(live, staff, [sub["id"]], "2026-04-16")
+    assert early.status_code == 422
+    assert early.json()["earliest_effective_date"] == "2026-04-17"
+    created = change(live, staff, [sub["id"]], "2026-04-17")
+    assert created.status_code == 201
+    settle(live_app)
+    (to_alpha,) = receiver.at("/alpha")
+    (to_beta,) = receiver.at("/beta")
+    assert to_alpha.payload["type"] == "subprocessor.change_notice"
+    assert to_alpha.payload["data"]["objection_deadline"] == "2026-04-01T09:00:00+00:00"
+    assert to_beta.payload["data"]["objection_deadline"] == "2026-04-16T09:00:00+00:00"
+    assert beta.id not in to_alpha.body.decode()
+
+    change_id = created.json()["id"]
+    objection = live.post(
+        f"/v1/subprocessor-changes/{change_id}/objections",
+        json={"reason": "Data in marketing"},
+        headers=alpha.headers,
+    )
+    assert objection.status_code == 200
+    assert [r["client_id"] for r in objection.json()["recipients"]] == [alpha.id]
+    # The deadline-soon reminder: three days before Beta's deadline, once; none for Alpha.
+    clock.set(clock.now() + timedelta(days=42))
+    settle(live_app)
+    clock.advance(timedelta(days=1))
+    settle(live_app)
+    assert [r.payload["type"] for r in receiver.at("/beta")].count(
+        "subprocessor.objection_deadline_soon"
+    ) == 1
+    assert "subprocessor.objection_deadline_soon" not in [
+        r.payload["type"] for r in receiver.at("/alpha")
+    ]
+    clock.set(clock.now() + timedelta(days=3))
+    late = live.post(
+        f"/v1/subprocessor-changes/{change_id}/objections",
+        json={"reason": "Too late"},
+        headers=beta.headers,
+    )
+    assert late.status_code == 422
+    assert late.json()["rule"] == "objection-deadline-passed"
+    approval = live.post(
+        f"/v1/subprocessor-changes/{change_id}/approvals",
+        json={"client_id": beta.id},
+        headers=staff,
+    )
+    assert approval.status_code == 200
+    settle(live_app)
+    to_staff = [(r.payload["type"], r.payload["data"]["client_id"]) for r in receiver.at("/scr")]
+    assert to_staff == [("subprocessor.objection", alpha.id), ("subprocessor.approval", beta.id)]
+
+
+def test_a_notice_that_reaches_no_client_is_refused(api: TestClient, staff: dict) -> None:
+    lonely = new_sub(api, staff, [])
+    refused = change(api, staff, [lonely["id"]], "2027-01-01")
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "change-notice-recipients"
+
+
+@pytest.mark.parametrize(
+    ("case", "steps", "expected"),
+    [
+        ("general, window open", [], "objection_window_open"),
+        ("general, deadline passed", ["wait"], "authorised"),
+        ("general, objected", ["object"], "objected"),
+        ("specific, not yet approved", ["specific"], "pending_approval"),
+        ("specific, deadline passed", ["specific", "wait"], "pending_approval"),
+        ("specific, approved", ["specific", "approve"], "authorised"),
+        ("transfer, no consent", ["transfer"], "consent_required"),
+        ("transfer, consent and approval", ["transfer", "consent", "approve"], "authorised"),
+        ("not notified, proposed", ["no-notice"], "not_notified"),
+        ("retired", ["retire"], "retired"),
+    ],
+)
+def test_authorisation_states(
+    api: TestClient, staff: dict, clock: MovableClock, case: str, steps: list[str], expected: str
+) -> None:
+    tenant = make_tenant(api, staff, "Gamma")
+    if "specific" in steps:
+        api.patch(
+            f"/v1/clients/{tenant.id}",
+            json={"subprocessor_authorisation": "specific"},
+            headers=staff,
+        )
+    fields = (
+        {"processing_countries": ["BR"], "transfer_mechanism": "scc"} if "transfer" in steps else {}
+    )
+    sub = new_sub(api, staff, [tenant.id], **fields)
+    assert api.post(f"/v1/subprocessors/{sub['id']}/activate", headers=staff).status_code == 200
+    if "no-notice" in steps:
+        sub = new_sub(api, staff, [tenant.id], name="Not yet")
+    else:
+        created = change(api, staff, [sub["id"]], "2026-05-01")
+        assert created.status_code == 201, created.text
+        change_id = created.json()["id"]
+        if "consent" in steps:
+            api.post(
+                f"/v1/clients/{tenant.id}/subprocessors/{sub['id']}/consent",
+                json={},
+                headers=tenant.headers,
+            )
+        if "object" in steps:
+            api.post(
+                f"/v1/subprocessor-changes/{change_id}/objections",
+                json={"reason": "No"},
+                headers=tenant.headers,
+            )
+        if "approve" in steps:
+            approved = api.post(
+                f"/v1/subprocessor-changes/{change_id}/approvals", headers=tenant.headers
+            )
+            assert approved.status_code == 200
+    if "retire" in steps:
+        api.post(f"/v1/subprocessors/{sub['id']}/retire", headers=staff)
+    if "wait" in steps:
+        clock.advance(timedelta(days=31))
+    assert state(api, tenant, sub["id"]) == expected, case
