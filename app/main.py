@@ -29,6 +29,9 @@ from app.db import make_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
+from app.instructions.router import dsrs as dsrs_router
+from app.instructions.router import exceptions as exceptions_router
+from app.instructions.router import instructions as instructions_router
 from app.metrics import Metrics, RequestContextMiddleware
 from app.settings import Settings
 from app.subprocessors.router import changes as subprocessor_changes_router
@@ -60,6 +63,9 @@ TAGS = [
     },
     {"name": "audits", "description": "Audits on 30 working days' notice (seed §2.5)."},
     {"name": "calendar", "description": "Working days and holidays of the clients' calendars."},
+    {"name": "instructions", "description": "Written processing instructions (seed §2.2)."},
+    {"name": "security exceptions", "description": "Exceptions to security measures (§2.3)."},
+    {"name": "data-subject requests", "description": "Clients' orders about data subjects."},
     {
         "name": "sub-processors",
         "description": "The registry, change notices, objections and the transfer guard.",
@@ -123,6 +129,9 @@ def create_app(
     app.include_router(disclosures_router)
     app.include_router(audits_router)
     app.include_router(calendar_router)
+    app.include_router(instructions_router)
+    app.include_router(exceptions_router)
+    app.include_router(dsrs_router)
     app.include_router(subprocessors_router)
     app.include_router(subprocessor_changes_router)
     app.include_router(client_subprocessors_router)

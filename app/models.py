@@ -13,6 +13,7 @@ from app.events.models import (
     WebhookEndpoint,
 )
 from app.idempotency import IdempotencyRecord
+from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
 from app.subprocessors.models import ChangeNotice, ChangeRecipient, SubProcessor, TransferConsent
 
 __all__ = [
@@ -26,12 +27,15 @@ __all__ = [
     "ChangeRecipient",
     "Client",
     "Contact",
+    "DataSubjectRequest",
     "Delivery",
     "DeliveryAttempt",
     "DisclosureRequest",
     "EmailAttempt",
     "Event",
     "IdempotencyRecord",
+    "InstructionVersion",
+    "SecurityException",
     "SubProcessor",
     "Timer",
     "TransferConsent",

@@ -1,0 +1,455 @@
+"""Rules for instructions (seed §2.2), security exceptions (§2.3) and data-subject requests
+(§2.5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.auth.service import Principal
+from app.clients.models import Client
+from app.clock import Clock
+from app.errors import Conflict, NotFound, RuleViolation
+from app.events import service as events
+from app.events import timers
+from app.ids import new_id
+from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
+from app.instructions.schemas import (
+    DataCategory,
+    DsrCreate,
+    Evidence,
+    ExceptionCreate,
+    InstructionCreate,
+    InstructionDiff,
+    InstructionPublic,
+    InstructionStatus,
+    ListChange,
+)
+from app.pagination import PageParams, paginate
+
+EXCEPTION_ENDING, EXCEPTION_ENDED = "security_exception.ending", "security_exception.end"
+DSR_REMINDER = "data_subject_request.reminder"
+ENDING_NOTICE = timedelta(hours=24)
+DSR_REMINDERS_BEFORE = (timedelta(days=3), timedelta(days=1))
+
+
+def _error(field: str, message: str) -> list[dict[str, str]]:
+    return [{"field": field, "message": message, "type": "value_error"}]
+
+
+def _not_future(clock: Clock, value: Any, field: str) -> None:
+    now = clock.now()
+    if value > now:
+        raise RuleViolation(
+            "time-in-past",
+            f"{field.split('.')[-1]} cannot be in the future (now is {now.isoformat()}).",
+            errors=_error(field, "in the future"),
+        )
+
+
+# --- instructions ------------------------------------------------------------------------
+
+
+def missing(version: InstructionVersion) -> list[str]:
+    """What seed §2.2 asks of a written instruction and this version lacks."""
+    gaps = []
+    if not version.data_categories:
+        gaps.append("data_categories")
+    if not version.processing_operations:
+        gaps.append("processing_operations")
+    gaps += [
+        f"retention of {category['name']!r}"
+        for category in version.data_categories
+        if not category.get("retention")
+    ]
+    if not version.security_measures:
+        gaps.append("security_measures")
+    if not version.evidence:
+        gaps.append("evidence (the written instruction)")
+    return gaps
+
+
+def view(version: InstructionVersion) -> InstructionPublic:
+    gaps = missing(version)
+    return InstructionPublic(
+        **version.model_dump(exclude={"status", "evidence", "data_categories"}),
+        status=InstructionStatus(version.status),
+        complete=not gaps,
+        missing=gaps,
+        data_categories=[DataCategory(**c) for c in version.data_categories],
+        evidence=Evidence(**version.evidence) if version.evidence else None,
+    )
+
+
+def submit(
+    session: Session, clock: Clock, principal: Principal, client: Client, data: InstructionCreate
+) -> InstructionVersion:
+    if data.evidence is not None:
+        _not_future(clock, data.evidence.received_at, "body.evidence.received_at")
+    latest = session.exec(
+        select(func.max(InstructionVersion.version)).where(
+            InstructionVersion.client_id == client.id
+        )
+    ).one()
+    version = InstructionVersion(
+        id=new_id("ins"),
+        client_id=client.id,
+        version=(latest or 0) + 1,
+        status=InstructionStatus.received.value,
+        submitted_by=principal.key_id,
+        created_at=clock.now(),
+        **data.model_dump(mode="json"),
+    )
+    session.add(version)
+    session.flush()
+    events.emit(
+        session, clock, "instruction.received", version.id, _message(version), client_id=None
+    )
+    return version
+
+
+def _message(version: InstructionVersion, **extra: Any) -> dict[str, Any]:
+    gaps = missing(version)
+    return {
+        "instruction_id": version.id,
+        "client_id": version.client_id,
+        "version": version.version,
+        "status": version.status,
+        "complete": not gaps,
+        "missing": gaps,
+        **extra,
+    }
+
+
+def get_version(session: Session, client: Client, number: int) -> InstructionVersion:
+    version = session.exec(
+        select(InstructionVersion).where(
+            InstructionVersion.client_id == client.id, InstructionVersion.version == number
+        )
+    ).first()
+    if version is None:
+        raise NotFound("instruction version", str(number))
+    return version
+
+
+def current(session: Session, client: Client) -> InstructionVersion:
+    version = session.exec(
+        select(InstructionVersion).where(
+            InstructionVersion.client_id == client.id,
+            InstructionVersion.status == InstructionStatus.current.value,
+        )
+    ).first()
+    if version is None:
+        raise NotFound("current instruction of client", client.id)
+    return version
+
+
+def list_versions(session: Session, client: Client, params: PageParams):
+    statement = select(InstructionVersion).where(InstructionVersion.client_id == client.id)
+    return paginate(session, statement, InstructionVersion, params)
+
+
+def acknowledge(
+    session: Session, clock: Clock, principal: Principal, version: InstructionVersion
+) -> InstructionVersion:
+    """SCR staff acknowledge: this version becomes current, the previous one superseded."""
+    if version.status != InstructionStatus.received.value:
+        raise Conflict(
+            f"Version {version.version} is {version.status}; only a received version "
+            "can be acknowledged."
+        )
+    now = clock.now()
+    previous = session.exec(
+        select(InstructionVersion).where(
+            InstructionVersion.client_id == version.client_id,
+            InstructionVersion.status == InstructionStatus.current.value,
+        )
+    ).first()
+    if previous is not None:
+        previous.status, previous.superseded_at = InstructionStatus.superseded.value, now
+        session.add(previous)
+    version.status = InstructionStatus.current.value
+    version.acknowledged_at, version.acknowledged_by = now, principal.key_id
+    session.add(version)
+    session.flush()
+    events.emit(
+        session,
+        clock,
+        "instruction.acknowledged",
+        version.id,
+        _message(version),
+        client_id=version.client_id,
+    )
+    return version
+
+
+def object_to(
+    session: Session, clock: Clock, version: InstructionVersion, reason: str
+) -> InstructionVersion:
+    """GDPR Art. 28(3): SCR tells the client at once that an instruction would infringe the law."""
+    if version.status != InstructionStatus.received.value:
+        raise Conflict(
+            f"Version {version.version} is {version.status}; only a received version "
+            "can be objected to."
+        )
+    version.status = InstructionStatus.objected.value
+    version.objected_at, version.objection_reason = clock.now(), reason
+    session.add(version)
+    session.flush()
+    events.emit(
+        session,
+        clock,
+        "instruction.objected",
+        version.id,
+        _message(version, reason=reason),
+        client_id=version.client_id,
+    )
+    return version
+
+
+def _list_change(old: list[Any], new: list[Any]) -> ListChange:
+    return ListChange(
+        added=[x for x in new if x not in old], removed=[x for x in old if x not in new]
+    )
+
+
+def diff(a: InstructionVersion, b: InstructionVersion) -> InstructionDiff:
+    old = {c["name"]: c for c in a.data_categories}
+    new = {c["name"]: c for c in b.data_categories}
+    changed = {}
+    for field in ("third_country_transfers_allowed", "evidence"):
+        if getattr(a, field) != getattr(b, field):
+            changed[field] = {"from": getattr(a, field), "to": getattr(b, field)}
+    return InstructionDiff(
+        from_version=a.version,
+        to_version=b.version,
+        purposes=_list_change(a.purposes, b.purposes),
+        data_subject_categories=_list_change(a.data_subject_categories, b.data_subject_categories),
+        processing_operations=_list_change(a.processing_operations, b.processing_operations),
+        security_measures=_list_change(a.security_measures, b.security_measures),
+        data_categories_added=[DataCategory(**new[n]) for n in new if n not in old],
+        data_categories_removed=[DataCategory(**old[n]) for n in old if n not in new],
+        data_categories_changed=[
+            {"name": n, "from": old[n], "to": new[n]} for n in new if n in old and old[n] != new[n]
+        ],
+        changed=changed,
+    )
+
+
+# --- security exceptions -------------------------------------------------------------------
+
+
+def request_exception(
+    session: Session, clock: Clock, principal: Principal, client: Client, data: ExceptionCreate
+) -> SecurityException:
+    if data.ends_at <= data.starts_at:
+        raise RuleViolation(
+            "exception-period",
+            "ends_at must come after starts_at.",
+            errors=_error("body.ends_at", "not after starts_at"),
+        )
+    now = clock.now()
+    exception = SecurityException(
+        id=new_id("sex"),
+        client_id=client.id,
+        status="requested",
+        created_by=principal.key_id,
+        created_at=now,
+        **data.model_dump(),
+    )
+    session.add(exception)
+    session.flush()
+    events.emit(
+        session,
+        clock,
+        "security_exception.requested",
+        exception.id,
+        _exception_message(exception),
+        client_id=None,
+    )
+    return exception
+
+
+def _exception_message(exception: SecurityException, **extra: Any) -> dict[str, Any]:
+    return {
+        "security_exception_id": exception.id,
+        "client_id": exception.client_id,
+        "status": exception.status,
+        "nature": exception.nature,
+        "starts_at": exception.starts_at.isoformat(),
+        "ends_at": exception.ends_at.isoformat(),
+        **extra,
+    }
+
+
+def decide_exception(
+    session: Session, clock: Clock, exception: SecurityException, approve: bool, reason: str | None
+) -> SecurityException:
+    if exception.status != "requested":
+        raise Conflict(f"Security exception {exception.id} is {exception.status}.")
+    now = clock.now()
+    exception.status = "approved" if approve else "rejected"
+    exception.decided_at, exception.decision_reason = now, reason
+    session.add(exception)
+    session.flush()
+    kind = "security_exception.approved" if approve else "security_exception.rejected"
+    events.emit(
+        session,
+        clock,
+        kind,
+        exception.id,
+        _exception_message(exception, reason=reason),
+        client_id=exception.client_id,
+    )
+    if approve:
+        ending = max(exception.ends_at - ENDING_NOTICE, now)
+        timers.schedule(
+            session,
+            clock,
+            kind=EXCEPTION_ENDING,
+            subject=exception.id,
+            due_at=ending,
+            client_id=exception.client_id,
+        )
+        timers.schedule(
+            session,
+            clock,
+            kind=EXCEPTION_ENDED,
+            subject=exception.id,
+            due_at=exception.ends_at,
+            client_id=exception.client_id,
+        )
+    return exception
+
+
+def on_exception_timer(session: Session, clock: Clock, exception_id: str, ended: bool) -> None:
+    exception = session.get(SecurityException, exception_id)
+    if exception is None or exception.status != "approved":
+        return
+    if ended:
+        exception.status = "ended"
+        session.add(exception)
+    kind = "security_exception.ended" if ended else "security_exception.ending_soon"
+    for audience in (exception.client_id, None):
+        events.emit(
+            session, clock, kind, exception.id, _exception_message(exception), client_id=audience
+        )
+
+
+def get_exception(session: Session, client: Client, exception_id: str) -> SecurityException:
+    exception = session.get(SecurityException, exception_id)
+    if exception is None or exception.client_id != client.id:
+        raise NotFound("security exception", exception_id)
+    return exception
+
+
+def list_exceptions(session: Session, client: Client, params: PageParams):
+    statement = select(SecurityException).where(SecurityException.client_id == client.id)
+    return paginate(session, statement, SecurityException, params)
+
+
+# --- data-subject requests -------------------------------------------------------------------
+
+
+def order_dsr(
+    session: Session, clock: Clock, principal: Principal, client: Client, data: DsrCreate
+) -> DataSubjectRequest:
+    now = clock.now()
+    if data.due_at <= now:
+        raise RuleViolation(
+            "dsr-due-in-future",
+            "due_at must be in the future.",
+            errors=_error("body.due_at", "not in the future"),
+        )
+    request = DataSubjectRequest(
+        id=new_id("dsr"),
+        client_id=client.id,
+        status="open",
+        created_by=principal.key_id,
+        created_at=now,
+        **data.model_dump(),
+    )
+    session.add(request)
+    session.flush()
+    events.emit(
+        session,
+        clock,
+        "data_subject_request.received",
+        request.id,
+        _dsr_message(request),
+        client_id=None,
+    )
+    for before in DSR_REMINDERS_BEFORE:
+        if request.due_at - before > now:
+            timers.schedule(
+                session,
+                clock,
+                kind=DSR_REMINDER,
+                subject=request.id,
+                due_at=request.due_at - before,
+                client_id=client.id,
+            )
+    return request
+
+
+def _dsr_message(request: DataSubjectRequest, **extra: Any) -> dict[str, Any]:
+    return {
+        "data_subject_request_id": request.id,
+        "client_id": request.client_id,
+        "kind": request.kind,
+        "subject_ref": request.subject_ref,
+        "due_at": request.due_at.isoformat(),
+        "status": request.status,
+        **extra,
+    }
+
+
+def complete_dsr(
+    session: Session, clock: Clock, request: DataSubjectRequest, evidence: str
+) -> DataSubjectRequest:
+    if request.status != "open":
+        raise Conflict(f"Data-subject request {request.id} is {request.status}.")
+    request.status, request.completed_at = "completed", clock.now()
+    request.completion_evidence = evidence
+    session.add(request)
+    timers.cancel(session, clock, subject=request.id)
+    events.emit(
+        session,
+        clock,
+        "data_subject_request.completed",
+        request.id,
+        _dsr_message(request, evidence=evidence),
+        client_id=request.client_id,
+    )
+    session.flush()
+    return request
+
+
+def on_dsr_reminder(session: Session, clock: Clock, request_id: str) -> None:
+    request = session.get(DataSubjectRequest, request_id)
+    if request is None or request.status != "open":
+        return
+    for audience in (request.client_id, None):
+        events.emit(
+            session,
+            clock,
+            "data_subject_request.reminder",
+            request.id,
+            _dsr_message(request),
+            client_id=audience,
+        )
+
+
+def get_dsr(session: Session, client: Client, request_id: str) -> DataSubjectRequest:
+    request = session.get(DataSubjectRequest, request_id)
+    if request is None or request.client_id != client.id:
+        raise NotFound("data-subject request", request_id)
+    return request
+
+
+def list_dsrs(session: Session, client: Client, params: PageParams):
+    statement = select(DataSubjectRequest).where(DataSubjectRequest.client_id == client.id)
+    return paginate(session, statement, DataSubjectRequest, params)
