@@ -29,13 +29,13 @@ router = APIRouter(
     prefix="/v1/clients/{client_id}/audits",
     tags=["audits"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(400, 401, 404, 422),
 )
 calendar = APIRouter(
     prefix="/v1/calendar",
     tags=["calendar"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 AuditIdPath = Annotated[str, Path(max_length=40, description="An audit id (`aud_…`).")]
 

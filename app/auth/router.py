@@ -18,7 +18,7 @@ router = APIRouter(
     prefix="/v1",
     tags=["api keys"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 
 KeyIdPath = Annotated[str, Path(max_length=40, description="An API key id (`key_…`).")]

@@ -30,13 +30,13 @@ reports = APIRouter(
     prefix="/v1/clients/{client_id}/breaches",
     tags=["breaches"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 router = APIRouter(
     prefix="/v1/breaches",
     tags=["breaches"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 
 BreachIdPath = Annotated[str, Path(max_length=40, description="A breach id (`brc_…`).")]
@@ -207,7 +207,7 @@ disclosures_router = APIRouter(
     prefix="/v1/clients/{client_id}/disclosure-requests",
     tags=["disclosure requests"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 DisclosureIdPath = Annotated[str, Path(max_length=40, description="A request id (`dis_…`).")]
 

@@ -25,7 +25,7 @@ router = APIRouter(
     prefix="/v1/clients",
     tags=["clients"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 
 ContactIdPath = Annotated[str, Path(max_length=40, description="A contact id (`con_…`).")]

@@ -29,13 +29,13 @@ endpoints = APIRouter(
     prefix="/v1/webhook-endpoints",
     tags=["webhooks"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 events = APIRouter(
     prefix="/v1",
     tags=["events"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 
 

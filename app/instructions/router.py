@@ -29,19 +29,19 @@ instructions = APIRouter(
     prefix="/v1/clients/{client_id}/instructions",
     tags=["instructions"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(400, 401, 404, 422),
 )
 exceptions = APIRouter(
     prefix="/v1/clients/{client_id}/security-exceptions",
     tags=["security exceptions"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(400, 401, 404, 422),
 )
 dsrs = APIRouter(
     prefix="/v1/clients/{client_id}/data-subject-requests",
     tags=["data-subject requests"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(400, 401, 404, 422),
 )
 VersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="A version number (1, 2, …).")]
 OtherVersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="The version to compare.")]

@@ -29,19 +29,19 @@ registry = APIRouter(
     prefix="/v1/subprocessors",
     tags=["sub-processors"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 changes = APIRouter(
     prefix="/v1/subprocessor-changes",
     tags=["sub-processors"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 per_client = APIRouter(
     prefix="/v1/clients/{client_id}/subprocessors",
     tags=["sub-processors"],
     route_class=ServiceRoute,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(400, 401, 404, 422),
 )
 SubIdPath = Annotated[str, Path(max_length=40, description="A sub-processor id (`spr_…`).")]
 ChangeIdPath = Annotated[str, Path(max_length=40, description="A change notice id (`spc_…`).")]
