@@ -91,7 +91,9 @@ class Worker:
             id="pump",
             next_run_time=datetime.now(UTC),
             coalesce=True,
-            max_instances=1,
+            # A run that starts while another is busy only marks work pending (Pump.run); with
+            # one instance APScheduler would skip it and fall back to the idle tick instead.
+            max_instances=16,
             misfire_grace_time=None,
         )
         self.scheduler.start()
