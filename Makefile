@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint format openapi clean
+.PHONY: install run test lint format openapi bench drills clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix app tests migrations bench
 	$(BIN)/ruff format app tests migrations bench
+
+bench: install
+	$(BIN)/python -m bench.all
+
+drills: install
+	$(BIN)/python -m bench.drills
 
 openapi: install
 	$(BIN)/dpa openapi export

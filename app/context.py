@@ -25,15 +25,15 @@ class AppContext:
     metrics: Metrics | None = field(default=None)
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     return request.app.state.context
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.context.clock
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.context.settings
 
 

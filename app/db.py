@@ -73,7 +73,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def get_session(request: Request) -> Session:
+async def get_session(request: Request) -> Session:
     """The request's unit of work, opened and committed once by `app.routing.ServiceRoute`."""
     return request.state.session
 

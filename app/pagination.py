@@ -36,7 +36,7 @@ class PageParams:
     created_before: datetime | None
 
 
-def page_params(
+async def page_params(
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description="Items per page."),
     cursor: str | None = Query(None, max_length=200, description="`next_cursor` of a page."),
     created_after: AwareDatetime | None = Query(

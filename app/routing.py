@@ -23,7 +23,7 @@ from app.errors import Conflict
 _REPLAYED_HEADERS = ("content-type", "location")
 
 
-def _idempotency_key_header(
+async def _idempotency_key_header(
     idempotency_key: str | None = Header(
         None,
         alias="Idempotency-Key",
@@ -72,29 +72,28 @@ class ServiceRoute(APIRoute):
                         return Response(stored.response_body, stored.status_code, headers=headers)
                 response = await handler(request)
                 if response.status_code >= 400:
-                    await run_in_threadpool(session.rollback)
+                    await run_in_threadpool(_end, session, commit=False)
                     return response
+                remember = None
                 if key is not None:
-                    await run_in_threadpool(
-                        lambda: idempotency.remember(
-                            session,
-                            scope=scope,
-                            key=key,
-                            fingerprint=fingerprint,
-                            status_code=response.status_code,
-                            body=bytes(response.body),
-                            headers={
-                                name: value
-                                for name, value in response.headers.items()
-                                if name in _REPLAYED_HEADERS
-                            },
-                            now=context.clock.now(),
-                        )
-                    )
-                await run_in_threadpool(session.commit)
+                    remember = {
+                        "scope": scope,
+                        "key": key,
+                        "fingerprint": fingerprint,
+                        "status_code": response.status_code,
+                        "body": bytes(response.body),
+                        "headers": {
+                            name: value
+                            for name, value in response.headers.items()
+                            if name in _REPLAYED_HEADERS
+                        },
+                        "now": context.clock.now(),
+                    }
+                # One trip to the thread pool: store the answer, commit, close.
+                await run_in_threadpool(_end, session, commit=True, remember=remember)
                 return response
             except IntegrityError as exc:
-                await run_in_threadpool(session.rollback)
+                await run_in_threadpool(_end, session, commit=False)
                 detail = (
                     "Another request with this Idempotency-Key was completed at the same time; "
                     "retry to receive its response."
@@ -103,9 +102,20 @@ class ServiceRoute(APIRoute):
                 )
                 raise Conflict(detail) from exc
             except BaseException:
-                await run_in_threadpool(session.rollback)
+                await run_in_threadpool(_end, session, commit=False)
                 raise
-            finally:
-                await run_in_threadpool(session.close)
 
         return unit_of_work
+
+
+def _end(session: Session, *, commit: bool, remember: dict[str, Any] | None = None) -> None:
+    """Finish the unit of work: store the idempotent answer and commit, or roll back; close."""
+    try:
+        if commit:
+            if remember is not None:
+                idempotency.remember(session, **remember)
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()

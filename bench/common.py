@@ -158,20 +158,26 @@ def _receiver_main(
 
     from aiohttp import web
 
-    received: dict[str, int] = {"count": 0}
+    received: dict[str, int] = {"count": 0, "duplicates": 0}
+    seen: set[tuple[str, str]] = set()
 
     async def hook(request: web.Request) -> web.Response:
         if blackhole_prefix and request.path.startswith(blackhole_prefix):
             await asyncio.sleep(3600)
         await request.read()
         received["count"] += 1
+        key = (request.path, request.headers.get("webhook-id", ""))
+        if key in seen:
+            received["duplicates"] += 1
+        seen.add(key)
         return web.Response(text="ok")
 
     async def count(_request: web.Request) -> web.Response:
-        return web.json_response(received)
+        return web.json_response({**received, "unique": len(seen)})
 
     async def reset(_request: web.Request) -> web.Response:
-        received["count"] = 0
+        received.update(count=0, duplicates=0)
+        seen.clear()
         return web.json_response(received)
 
     app = web.Application()
@@ -192,8 +198,8 @@ def _receiver_main(
 class Receiver:
     """An aiohttp receiver in its own process, so it is not what is measured."""
 
-    def __init__(self, blackhole_prefix: str = "") -> None:
-        self.port = free_port()
+    def __init__(self, blackhole_prefix: str = "", port: int | None = None) -> None:
+        self.port = port or free_port()
         ready = multiprocessing.Event()
         self.process = multiprocessing.Process(
             target=_receiver_main, args=(self.port, ready, blackhole_prefix), daemon=True
@@ -206,6 +212,10 @@ class Receiver:
 
     def count(self) -> int:
         return httpx.get(self.url("/_count")).json()["count"]
+
+    def stats(self) -> dict[str, int]:
+        """count, unique (endpoint, webhook-id) pairs, duplicates."""
+        return httpx.get(self.url("/_count")).json()
 
     def reset(self) -> None:
         httpx.post(self.url("/_reset"))

@@ -49,7 +49,7 @@ def visible_breach(breach_id: BreachIdPath, principal: PrincipalDep, session: Se
 BreachDep = Annotated[Breach, Depends(visible_breach)]
 
 
-def staff_breach(breach: BreachDep, _staff: StaffDep) -> Breach:
+async def staff_breach(breach: BreachDep, _staff: StaffDep) -> Breach:
     return breach
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from app.auth.dependencies import PrincipalDep, require_staff
+from app.auth.dependencies import PrincipalDep, check_staff
 from app.clients.models import Client
 from app.clients.service import get_client
 from app.db import SessionDep
@@ -24,8 +24,8 @@ def visible_client(client_id: ClientIdPath, principal: PrincipalDep, session: Se
 VisibleClientDep = Annotated[Client, Depends(visible_client)]
 
 
-def staff_client(client: VisibleClientDep, principal: PrincipalDep) -> Client:
-    require_staff(principal)
+async def staff_client(client: VisibleClientDep, principal: PrincipalDep) -> Client:
+    check_staff(principal)
     return client
 
 

@@ -57,7 +57,7 @@ def list_clients(principal: PrincipalDep, session: SessionDep, params: PageDep) 
     response_model=ClientPublic,
     responses=problem_responses(404),
 )
-def get_client(client: VisibleClientDep) -> Any:
+async def get_client(client: VisibleClientDep) -> Any:
     return client
 
 
