@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -84,12 +85,10 @@ class Settings(BaseSettings):
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             candidate = secrets.token_urlsafe(48)
-            try:
-                with path.open("x", encoding="utf-8") as handle:
-                    handle.write(candidate)
+            # Another process may create it first: then its secret is the one used.
+            with contextlib.suppress(FileExistsError), path.open("x", encoding="utf-8") as handle:
+                handle.write(candidate)
                 path.chmod(0o600)
-            except FileExistsError:
-                pass  # another process created it first; use theirs
         return path.read_text(encoding="utf-8").strip().encode()
 
 

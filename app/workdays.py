@@ -16,7 +16,7 @@ AUDIT_NOTICE_WORKING_DAYS = 30
 
 
 class UnknownCalendar(ValueError):
-    pass
+    """A calendar code the holidays package does not know."""
 
 
 @cache

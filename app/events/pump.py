@@ -82,14 +82,19 @@ class Pump:
         try:
             while self._pending and not self._closing:
                 self._pending = False
-                while await self._pass():
-                    pass
+                await self._drain()
         except Exception:
             log.exception("pump pass failed; the next wake-up retries")
         finally:
             self._running = False
         if self.on_idle is not None and not self._closing:
             await self.on_idle()
+
+    async def _drain(self) -> None:
+        """Passes until one takes nothing."""
+        progressed = True
+        while progressed:
+            progressed = await self._pass()
 
     async def _pass(self) -> bool:
         """Fire due timers and claim due deliveries once. True if anything was taken."""
@@ -226,8 +231,7 @@ class Pump:
         while True:
             self._running = True
             try:
-                while await self._pass():
-                    pass
+                await self._drain()
             finally:
                 self._running = False
             busy = [t for t in self.tasks if not t.done() and t is not asyncio.current_task()]
