@@ -47,6 +47,7 @@ class Pump:
         settings = context.settings
         self.global_cap = settings.delivery_concurrency
         self.endpoint_cap = settings.endpoint_concurrency
+        self.refill_at = max(1, self.global_cap // 4)
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.allow_private = settings.webhook_allow_private
         self.inflight: Counter[str] = Counter()
@@ -141,7 +142,11 @@ class Pump:
             del self.inflight[delivery.endpoint_id]
         self.results.append(result)
         self._flush_soon()
-        self.kick()
+        # Refill in batches: a pass per finished request would spend more on claiming than
+        # on sending. With few requests in flight (or none), every finish refills.
+        busy = sum(self.inflight.values())
+        if busy == 0 or self.global_cap - busy >= self.refill_at:
+            self.kick()
 
     async def attempt(self, delivery: ClaimedDelivery) -> AttemptResult:
         assert self.client is not None
