@@ -111,20 +111,26 @@ def _new_breach(
     return breach
 
 
-def _report(breach: Breach, **extra: Any) -> dict[str, Any]:
-    """What SCR staff are told of a client's report."""
-    content = Art33Content.model_validate(breach, from_attributes=True).model_dump(mode="json")
+def _content(breach: Breach) -> dict[str, Any]:
+    """The breach as a notice describes it (Art. 33(3)), without anyone's client id."""
     return {
         "breach_id": breach.id,
-        "reported_by_client_id": breach.reported_by_client_id,
         "status": breach.status,
         "nature": breach.nature,
         "description": breach.description,
         "aware_at": breach.aware_at.isoformat(),
         "occurred_at": breach.occurred_at.isoformat() if breach.occurred_at else None,
-        "notify_deadline": deadlines.notify_deadline(breach.aware_at).isoformat(),
         "contact_point": breach.contact_point,
-        **content,
+        **Art33Content.model_validate(breach, from_attributes=True).model_dump(mode="json"),
+    }
+
+
+def _report(breach: Breach, **extra: Any) -> dict[str, Any]:
+    """What SCR staff are told of a client's report."""
+    return {
+        **_content(breach),
+        "reported_by_client_id": breach.reported_by_client_id,
+        "notify_deadline": deadlines.notify_deadline(breach.aware_at).isoformat(),
         **extra,
     }
 
@@ -195,18 +201,10 @@ def _email_soon(
 
 def _message(breach: Breach, notice: BreachNotice, **extra: Any) -> dict[str, Any]:
     """What a client is told: the breach and its own part, never another client's."""
-    content = Art33Content.model_validate(breach, from_attributes=True).model_dump(mode="json")
     return {
-        "breach_id": breach.id,
+        **_content(breach),
         "client_id": notice.client_id,
-        "status": breach.status,
-        "nature": breach.nature,
-        "description": breach.description,
-        "aware_at": breach.aware_at.isoformat(),
-        "occurred_at": breach.occurred_at.isoformat() if breach.occurred_at else None,
         "notify_deadline": notice.notify_deadline.isoformat(),
-        "contact_point": breach.contact_point,
-        **content,
         **extra,
     }
 
