@@ -68,8 +68,10 @@ class _OutboxCollector(Collector):
                     select(func.min(Delivery.created_at)).where(Delivery.status == "pending")
                 ).one()
                 timers = session.exec(
-                    select(func.count()).select_from(Timer).where(Timer.status == "pending")
-                ).one()
+                    select(Timer.kind, func.count())
+                    .where(Timer.status == "pending")
+                    .group_by(Timer.kind)
+                ).all()
         except Exception:
             log.warning("metrics: the database did not answer", exc_info=True)
             return
@@ -86,7 +88,17 @@ class _OutboxCollector(Collector):
             "Age of the oldest delivery not yet delivered.",
             value=max(age, 0.0),
         )
-        yield GaugeMetricFamily("dpa_timers_pending", "Timers not yet fired.", value=timers)
+        pending = GaugeMetricFamily(
+            "dpa_timers_pending", "Timers not yet fired, by kind.", labels=["kind"]
+        )
+        for kind, count in timers:
+            pending.add_metric([kind], count)
+        yield pending
+        yield GaugeMetricFamily(
+            "dpa_breach_timers_open",
+            "Breach notices whose 72-hour timer runs: not yet delivered, breach open.",
+            value=sum(count for kind, count in timers if kind == "breach.deadline"),
+        )
 
 
 def _request_id(scope: Scope) -> str:

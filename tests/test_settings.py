@@ -47,3 +47,13 @@ def test_the_key_hash_secret_is_created_once_and_private(tmp_path: Path) -> None
     assert len(first) >= 48
     assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
     assert Settings(_env_file=None, secret_key="explicit").key_hash_secret == b"explicit"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"DPA_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`DPA_{name.upper()}`" not in readme
+    ]
+    assert missing == []

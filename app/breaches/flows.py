@@ -40,4 +40,6 @@ def _email(session: Session, clock: Clock, timer: Timer, settings: Settings) -> 
 def _notified(session: Session, clock: Clock, event: Event, delivery: Delivery) -> None:
     """notified_at: the first 2xx from one of the client's endpoints (SPEC §8.1)."""
     assert delivery.delivered_at is not None and event.client_id is not None
-    service.on_notice_delivered(session, delivery.delivered_at, event.subject, event.client_id)
+    service.on_notice_delivered(
+        session, clock, delivery.delivered_at, event.subject, event.client_id
+    )

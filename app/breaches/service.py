@@ -644,8 +644,7 @@ def on_email(
     )
     if attempt.outcome == "success":
         # The designated contacts have it (seed §2.6): that is a notification.
-        notice.notified_at = attempt.attempted_at
-        session.add(notice)
+        _notified(session, clock, notice, attempt.attempted_at)
         return
     first_at = datetime.fromisoformat(payload.get("first_at", clock.now().isoformat()))
     retry_at = retry.next_retry(
@@ -659,7 +658,7 @@ def on_email(
 
 
 def on_notice_delivered(
-    session: Session, delivered_at: datetime, breach_id: str, client_id: str
+    session: Session, clock: Clock, delivered_at: datetime, breach_id: str, client_id: str
 ) -> None:
     notice = session.exec(
         select(BreachNotice).where(
@@ -667,8 +666,15 @@ def on_notice_delivered(
         )
     ).first()
     if notice is not None and notice.notified_at is None:
-        notice.notified_at = delivered_at
-        session.add(notice)
+        _notified(session, clock, notice, delivered_at)
+
+
+def _notified(session: Session, clock: Clock, notice: BreachNotice, notified_at: datetime) -> None:
+    """The client has the notice: its deadline and escalation timers stop (reminders go on
+    until it acknowledges)."""
+    notice.notified_at = notified_at
+    session.add(notice)
+    timers.cancel(session, clock, subject=notice.id, kinds=[DEADLINE, ESCALATION])
 
 
 def concerns_client(session: Session, breach_id: str, client_id: str) -> bool:

@@ -36,4 +36,5 @@ def test_delivery_metrics(
     assert metric(text, "dpa_delivery_oldest_pending_age_seconds") == 90
     assert metric(text, 'dpa_webhook_attempts_total{outcome="success"}') == 1
     assert metric(text, 'dpa_webhook_attempts_total{outcome="failure"}') == 1
-    assert metric(text, "dpa_timers_pending") == 0
+    assert "dpa_timers_pending" in text
+    assert metric(text, "dpa_breach_timers_open") == 0
