@@ -6,15 +6,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Engine, UniqueConstraint, delete
 from sqlmodel import Field, Session, SQLModel, select
 
 from app.db import UTCDateTime
 from app.errors import RuleViolation
 
 MAX_KEY_LENGTH = 255
+# How long a key is remembered: a client retrying within a week gets the first answer.
+RETENTION = timedelta(days=7)
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -90,3 +92,15 @@ def remember(
         )
     )
     session.flush()
+
+
+def purge(engine: Engine, now: datetime) -> int:
+    """Forget keys older than RETENTION (the worker runs this hourly)."""
+    with Session(engine) as session:
+        gone = session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.created_at < now - RETENTION  # type: ignore[operator]
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        session.commit()
+    return gone

@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
 import app.domains  # noqa: F401  (timer handlers and delivery hooks of every domain)
+from app import idempotency
 from app.context import AppContext
 from app.events import wake
 from app.events.pump import Pump
@@ -96,6 +97,15 @@ class Worker:
             max_instances=16,
             misfire_grace_time=None,
         )
+        self.scheduler.add_job(
+            self._maintenance,
+            "interval",
+            hours=1,
+            id="maintenance",
+            next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+            coalesce=True,
+            max_instances=1,
+        )
         self.scheduler.start()
         if make_url(self.context.settings.database_url).get_backend_name() == "postgresql":
             self._listener = asyncio.get_running_loop().create_task(self._listen())
@@ -107,6 +117,14 @@ class Worker:
         await self.pump.close()
 
     # --- jobs ----------------------------------------------------------------------------
+
+    async def _maintenance(self) -> None:
+        try:
+            await asyncio.to_thread(
+                idempotency.purge, self.context.engine, self.context.clock.now()
+            )
+        except Exception:
+            log.exception("maintenance failed; it runs again in an hour")
 
     def _heartbeat(self) -> None:
         self._last_beat = time.monotonic()

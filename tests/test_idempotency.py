@@ -70,3 +70,24 @@ def test_an_overlong_key_is_refused(api: TestClient, staff: dict, session: Sessi
     response = api.post("/v1/clients", json=BODY, headers={**staff, "Idempotency-Key": "k" * 256})
     assert response.status_code == 422
     assert count_clients(session) == 0
+
+
+def test_keys_are_remembered_for_seven_days(
+    api: TestClient, staff: dict, session: Session, clock
+) -> None:
+    from datetime import timedelta
+
+    from app import idempotency
+
+    headers = {**staff, "Idempotency-Key": "weekly"}
+    assert api.post("/v1/clients", json=BODY, headers=headers).status_code == 201
+    engine = session.get_bind()
+    clock.advance(timedelta(days=6, hours=23))
+    assert idempotency.purge(engine, clock.now()) == 0
+    assert api.post("/v1/clients", json=BODY, headers=headers).headers["idempotent-replayed"]
+    clock.advance(timedelta(hours=2))
+    assert idempotency.purge(engine, clock.now()) == 1
+    again = api.post("/v1/clients", json=BODY, headers=headers)
+    assert again.status_code == 201
+    assert "idempotent-replayed" not in again.headers
+    assert count_clients(session) == 2
