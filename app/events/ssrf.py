@@ -1,14 +1,13 @@
 """SSRF guard for webhook URLs (SPEC §9): https only, no credentials, public addresses only;
-checked at registration and again at connection time, where the request is pinned to the
-address that was checked (so DNS cannot change between the check and the connection)."""
+checked at registration and again at connection time, where the connection goes to the very
+addresses that were checked (so DNS cannot change between the check and the connection)."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import socket
-from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -98,33 +97,21 @@ def check_url(url: str, allow_private: bool) -> None:
     check_addresses(host, _from_getaddrinfo(infos), allow_private)
 
 
-@dataclass(frozen=True)
-class PinnedTarget:
-    """Where to connect: the URL with the checked address, and the real host for Host/SNI."""
-
-    url: str
-    host_header: str
-    sni_hostname: str | None
-
-
-async def pin(url: str, allow_private: bool) -> PinnedTarget:
-    """At connection time: resolve again, check every address, connect to the checked one."""
+def check_before_connecting(url: str, allow_private: bool) -> None:
+    """At connection time, the part that needs no DNS: the URL, and an address written in it.
+    A host name is checked by `CheckedResolver` when the connection resolves it."""
     parts = parse(url, allow_private)
-    host = parts.hostname or ""
-    literal = _literal(host)
+    literal = _literal(parts.hostname or "")
     if literal is not None:
-        address = check_addresses(host, [literal], allow_private)
-    else:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, _port(parts), type=socket.SOCK_STREAM
-            )
-        except OSError as exc:
-            raise UnsafeURL(f"{host} does not resolve ({exc.strerror or exc})") from exc
-        address = check_addresses(host, _from_getaddrinfo(infos), allow_private)
-    netloc_host = f"[{address}]" if address.version == 6 else str(address)
-    netloc = f"{netloc_host}:{parts.port}" if parts.port else netloc_host
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    sni = host if parts.scheme == "https" and literal is None else None
-    return PinnedTarget(url=pinned, host_header=host_header, sni_hostname=sni)
+        check_addresses(str(literal), [literal], allow_private)
+
+
+async def resolve_checked(host: str, port: int, allow_private: bool) -> list[IPAddress]:
+    """Resolve a host name and refuse it unless every address is allowed."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UnsafeURL(f"{host} does not resolve ({exc.strerror or exc})") from exc
+    addresses = _from_getaddrinfo(infos)
+    check_addresses(host, addresses, allow_private)
+    return addresses

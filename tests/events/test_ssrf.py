@@ -100,3 +100,35 @@ def test_delivery_refuses_a_private_address_without_connecting(
     assert attempts[0]["status_code"] is None
     assert "refused before connecting" in attempts[0]["error"]
     assert "https" in attempts[0]["error"]
+
+
+def test_a_host_name_is_checked_when_the_connection_resolves_it(
+    api: TestClient,
+    staff: dict,
+    receiver: Receiver,
+    database_url: str,
+    tmp_path: Path,
+    clock: MovableClock,
+) -> None:
+    """DNS is asked again at connection time, by the connection itself: a name that resolves
+    to a private address is refused there, and nothing is sent."""
+    created = api.post(
+        "/v1/webhook-endpoints",
+        json={"url": f"https://localhost:{receiver.port}/inside"},
+        headers=staff,
+    )
+    assert created.status_code == 201
+    settings = make_settings(
+        database_url, tmp_path, webhook_allow_private=False, worker_enabled=True
+    )
+    app = create_app(settings, clock, bootstrap=False)
+    with TestClient(app) as strict_client:
+        with Session(app.state.context.engine) as session:
+            events.emit(session, clock, "breach.reported", "brc_y", {}, client_id=None)
+            session.commit()
+        settle(app)
+        (attempt,) = strict_client.get(
+            f"/v1/webhook-endpoints/{created.json()['id']}/attempts", headers=staff
+        ).json()["items"]
+    assert receiver.received == []
+    assert attempt["error"].startswith("refused before connecting: localhost resolves to")
