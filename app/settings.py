@@ -90,7 +90,3 @@ class Settings(BaseSettings):
                 handle.write(candidate)
                 path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip().encode()
-
-
-def get_settings() -> Settings:
-    return Settings()
