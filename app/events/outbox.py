@@ -37,6 +37,7 @@ def on_delivered(event_type: str) -> Callable[[DeliveredHook], DeliveredHook]:
 class ClaimedDelivery:
     delivery_id: str
     event_id: str
+    event_type: str
     endpoint_id: str
     url: str
     signing_secrets: list[str]
@@ -134,6 +135,7 @@ def claim(
         ClaimedDelivery(
             delivery_id=delivery.id,
             event_id=event.id,
+            event_type=event.type,
             endpoint_id=endpoint.id,
             url=endpoint.url,
             signing_secrets=signing_secrets(endpoint, now),
@@ -186,9 +188,10 @@ def record(
                 first_success = delivery.status != "delivered"
                 delivery.status, delivery.delivered_at = "delivered", result.attempted_at
                 delivery.next_attempt_at = None
-                event = session.get(Event, delivery.event_id)
-                if first_success and event is not None:
-                    for hook in DELIVERED_HOOKS.get(event.type, []):
+                hooks = DELIVERED_HOOKS.get(result.claimed.event_type, [])
+                if first_success and hooks:  # load the event only where a domain listens
+                    event = session.get(Event, delivery.event_id)
+                    for hook in hooks if event is not None else ():
                         hook(session, clock, event, delivery)
             elif result.gone:
                 delivery.status, delivery.next_attempt_at = "failed", None
