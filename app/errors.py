@@ -131,6 +131,11 @@ class RuleViolation(DomainError):
         super().__init__(detail, rule=rule, **extra)
 
 
+def field_errors(field: str, message: str) -> list[dict[str, str]]:
+    """The `errors` member of a rule violation that names one input field."""
+    return [{"field": field, "message": message, "type": "value_error"}]
+
+
 def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in location)
 

@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.errors import RuleViolation
+from app.errors import RuleViolation, field_errors
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -69,7 +69,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         raise RuleViolation(
             "pagination-cursor",
             "`cursor` is not a cursor this service gave out; pass `next_cursor` from a page.",
-            errors=[{"field": "query.cursor", "message": "unknown cursor", "type": "value_error"}],
+            errors=field_errors("query.cursor", "unknown cursor"),
         ) from exc
 
 

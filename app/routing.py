@@ -11,14 +11,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app import idempotency
-from app.errors import Conflict
+from app.errors import Conflict, problem_responses
 
 _REPLAYED_HEADERS = ("content-type", "location")
 
@@ -35,6 +35,17 @@ async def _idempotency_key_header(
     ),
 ) -> None:
     """Documents the header in OpenAPI; ServiceRoute does the work before the endpoint runs."""
+
+
+def api_router(prefix: str, tag: str, *error_statuses: int) -> APIRouter:
+    """The one way to make an API router: the unit of work for every route, and the problems
+    every operation can answer (400, 401, 422) plus the ones its routes share."""
+    return APIRouter(
+        prefix=prefix,
+        tags=[tag],
+        route_class=ServiceRoute,
+        responses=problem_responses(400, 401, *error_statuses, 422),
+    )
 
 
 class ServiceRoute(APIRoute):

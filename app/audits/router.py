@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from app import workdays
 from app.audits import service
@@ -21,22 +21,12 @@ from app.auth.dependencies import PrincipalDep
 from app.clients.dependencies import StaffClientDep, VisibleClientDep
 from app.context import ClockDep
 from app.db import SessionDep
-from app.errors import RuleViolation, problem_responses
+from app.errors import RuleViolation, field_errors, problem_responses
 from app.pagination import Page, PageDep, page_of
-from app.routing import ServiceRoute
+from app.routing import api_router
 
-router = APIRouter(
-    prefix="/v1/clients/{client_id}/audits",
-    tags=["audits"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 404, 422),
-)
-calendar = APIRouter(
-    prefix="/v1/calendar",
-    tags=["calendar"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
+router = api_router("/v1/clients/{client_id}/audits", "audits", 404)
+calendar = api_router("/v1/calendar", "calendar")
 AuditIdPath = Annotated[str, Path(max_length=40, description="An audit id (`aud_…`).")]
 
 
@@ -168,7 +158,7 @@ def _check_calendar(code: str) -> str:
         "holidays package names them.",
         supported_countries=workdays.country_codes(),
         supported_subdivisions=subdivisions or None,
-        errors=[{"field": "query.calendar", "message": "unknown calendar", "type": "value_error"}],
+        errors=field_errors("query.calendar", "unknown calendar"),
     )
 
 

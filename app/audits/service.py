@@ -21,7 +21,7 @@ from app.auth.service import Principal
 from app.breaches import service as breaches
 from app.clients.models import Client
 from app.clock import Clock
-from app.errors import Conflict, Forbidden, NotFound, RuleViolation
+from app.errors import Conflict, Forbidden, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
 from app.ids import new_id
@@ -33,10 +33,6 @@ REMINDER_BEFORE = timedelta(days=7)
 FINAL = {AuditStatus.rejected, AuditStatus.completed, AuditStatus.cancelled}
 
 
-def _error(field: str, message: str) -> list[dict[str, str]]:
-    return [{"field": field, "message": message, "type": "value_error"}]
-
-
 def _notice_violation(audit_start: Any, earliest: Any, field: str) -> RuleViolation:
     return RuleViolation(
         NOTICE_RULE,
@@ -44,7 +40,7 @@ def _notice_violation(audit_start: Any, earliest: Any, field: str) -> RuleViolat
         f"(seed §2.5): the earliest allowed start is {earliest.isoformat()}, not "
         f"{audit_start.isoformat()}. A shorter notice needs an emergency basis.",
         earliest_start=earliest.isoformat(),
-        errors=_error(field, f"before earliest_start {earliest.isoformat()}"),
+        errors=field_errors(field, f"before earliest_start {earliest.isoformat()}"),
     )
 
 
@@ -61,7 +57,7 @@ def request_audit(
             raise RuleViolation(
                 "audit-emergency-breach",
                 "An emergency on a breach basis must name a breach that concerns this client.",
-                errors=_error("body.breach_id", "no such breach for this client"),
+                errors=field_errors("body.breach_id", "no such breach for this client"),
             )
         if data.proposed_start < earliest:
             # Seed §2.5: a shorter notice only by mutual agreement.
@@ -71,7 +67,7 @@ def request_audit(
             raise RuleViolation(
                 "audit-court-order-ref",
                 "An audit ordered by a judge needs the order's reference (court_order_ref).",
-                errors=_error("body.court_order_ref", "required for a court order"),
+                errors=field_errors("body.court_order_ref", "required for a court order"),
             )
         status = AuditStatus.accepted  # a judge's order needs no agreement
     elif data.proposed_start < earliest:
@@ -190,7 +186,7 @@ def schedule(
 ) -> Audit:
     if data.end < data.start:
         raise RuleViolation(
-            "audit-dates", "end is before start.", errors=_error("body.end", "before start")
+            "audit-dates", "end is before start.", errors=field_errors("body.end", "before start")
         )
     emergency = audit.emergency_basis != EmergencyBasis.none.value
     if not emergency and data.start < audit.earliest_start:
@@ -210,7 +206,7 @@ def schedule(
                 f"A penetration test cannot be scheduled: {problem}. Seed §2.5 requires an "
                 "agreement of SCR, the client and the testing organisation: testing "
                 "organisation, test window, nature of tests, liability release.",
-                errors=_error("body.pentest_agreement", problem),
+                errors=field_errors("body.pentest_agreement", problem),
             )
         assert agreement is not None
         audit.testing_organisation = agreement.testing_organisation

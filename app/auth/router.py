@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from app.auth import service
 from app.auth.dependencies import PrincipalDep
@@ -12,14 +12,9 @@ from app.context import ClockDep, ContextDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.pagination import Page, PageDep, page_of
-from app.routing import ServiceRoute
+from app.routing import api_router
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["api keys"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
+router = api_router("/v1", "api keys")
 
 KeyIdPath = Annotated[str, Path(max_length=40, description="An API key id (`key_…`).")]
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.auth.models import ApiKey, BootstrapMarker
 from app.auth.schemas import Role
 from app.clock import Clock
-from app.errors import Conflict, NotFound, Unauthorized
+from app.errors import Conflict, NotFound, RuleViolation, Unauthorized, field_errors
 from app.ids import new_id
 from app.pagination import PageParams, paginate
 
@@ -39,6 +39,23 @@ class Principal:
 
     def can_see_client(self, client_id: str) -> bool:
         return self.is_staff or self.client_id == client_id
+
+
+def acting_for(principal: Principal, client_id: str | None) -> str:
+    """The client a request acts for: a client key for its own client; a staff key on behalf of
+    the client it names (a staff key must name one)."""
+    if principal.is_staff:
+        if client_id is None:
+            raise RuleViolation(
+                "staff-on-behalf-of-client",
+                "With a staff key, name the client_id on whose behalf this is recorded.",
+                errors=field_errors("body.client_id", "required with a staff key"),
+            )
+        return client_id
+    if client_id not in (None, principal.client_id):
+        raise NotFound("client", str(client_id))
+    assert principal.client_id is not None
+    return principal.client_id
 
 
 def hash_key(key: str, secret: bytes) -> str:

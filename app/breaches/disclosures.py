@@ -12,7 +12,7 @@ from app.auth.service import Principal
 from app.breaches.models import DisclosureRequest
 from app.breaches.schemas import DisclosureCreate
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.ids import new_id
 from app.pagination import PageParams, paginate
@@ -26,9 +26,7 @@ def create(
         raise RuleViolation(
             "disclosure-received-in-past",
             f"received_at cannot be in the future (now is {now.isoformat()}).",
-            errors=[
-                {"field": "body.received_at", "message": "in the future", "type": "value_error"}
-            ],
+            errors=field_errors("body.received_at", "in the future"),
         )
     request = DisclosureRequest(
         id=new_id("dis"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 
 from app.auth.dependencies import PrincipalDep, StaffDep
 from app.breaches import disclosures, service
@@ -24,20 +24,10 @@ from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.pagination import Page, PageDep, page_of
-from app.routing import ServiceRoute
+from app.routing import api_router
 
-reports = APIRouter(
-    prefix="/v1/clients/{client_id}/breaches",
-    tags=["breaches"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
-router = APIRouter(
-    prefix="/v1/breaches",
-    tags=["breaches"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
+reports = api_router("/v1/clients/{client_id}/breaches", "breaches")
+router = api_router("/v1/breaches", "breaches")
 
 BreachIdPath = Annotated[str, Path(max_length=40, description="A breach id (`brc_…`).")]
 
@@ -203,11 +193,8 @@ def timeline(breach: BreachDep, principal: PrincipalDep, session: SessionDep) ->
     return service.timeline(session, principal, breach)
 
 
-disclosures_router = APIRouter(
-    prefix="/v1/clients/{client_id}/disclosure-requests",
-    tags=["disclosure requests"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 403, 404, 422),
+disclosures_router = api_router(
+    "/v1/clients/{client_id}/disclosure-requests", "disclosure requests", 403, 404
 )
 DisclosureIdPath = Annotated[str, Path(max_length=40, description="A request id (`dis_…`).")]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal
+from app.auth.service import Principal, acting_for
 from app.breaches import deadlines
 from app.breaches.models import Breach, BreachNotice, BreachUpdate
 from app.breaches.schemas import (
@@ -22,7 +22,7 @@ from app.breaches.schemas import (
 )
 from app.clients import service as clients_service
 from app.clock import Clock
-from app.errors import Conflict, Forbidden, NotFound, RuleViolation
+from app.errors import Conflict, Forbidden, NotFound, RuleViolation, field_errors
 from app.events import email, retry, timers
 from app.events import service as events
 from app.ids import new_id
@@ -32,10 +32,6 @@ from app.settings import Settings
 REMINDER, ESCALATION, DEADLINE = "breach.reminder", "breach.escalation", "breach.deadline"
 STAFF_REMINDER = "breach.staff_reminder"
 EMAIL = "breach.email"
-
-
-def _field_error(field: str, message: str) -> list[dict[str, str]]:
-    return [{"field": field, "message": message, "type": "value_error"}]
 
 
 def create_breach(
@@ -48,7 +44,7 @@ def create_breach(
             raise RuleViolation(
                 "breach-affected-clients",
                 f"No client with id {client_id!r}; client_ids must name registered clients.",
-                errors=_field_error("body.client_ids", f"unknown client {client_id}"),
+                errors=field_errors("body.client_ids", f"unknown client {client_id}"),
             )
     breach = _new_breach(session, clock, principal, data)
     for client_id in data.client_ids:
@@ -84,7 +80,7 @@ def _check_times(clock: Clock, data: BreachReport) -> None:
             raise RuleViolation(
                 "breach-time-in-past",
                 f"{name} cannot be in the future (now is {now.isoformat()}).",
-                errors=_field_error(f"body.{name}", "in the future"),
+                errors=field_errors(f"body.{name}", "in the future"),
             )
 
 
@@ -385,16 +381,7 @@ def acknowledge(
     a client reported, SCR staff acknowledge it and the client is told."""
     if breach.reported_by_client_id is not None:
         return _staff_acknowledge(session, clock, principal, breach)
-    if principal.is_staff:
-        if client_id is None:
-            raise RuleViolation(
-                "breach-acknowledge-client",
-                "Staff acknowledge on a client's behalf: name its client_id.",
-                errors=_field_error("body.client_id", "required with a staff key"),
-            )
-    elif client_id not in (None, principal.client_id):
-        raise NotFound("breach notice for client", str(client_id))
-    target = client_id or principal.client_id
+    target = acting_for(principal, client_id)
     notice = session.exec(
         select(BreachNotice).where(
             BreachNotice.breach_id == breach.id, BreachNotice.client_id == target

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from app.auth.dependencies import PrincipalDep, StaffDep
 from app.clients import service
@@ -19,14 +19,9 @@ from app.context import ClockDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.pagination import Page, PageDep, page_of
-from app.routing import ServiceRoute
+from app.routing import api_router
 
-router = APIRouter(
-    prefix="/v1/clients",
-    tags=["clients"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
+router = api_router("/v1/clients", "clients")
 
 ContactIdPath = Annotated[str, Path(max_length=40, description="A contact id (`con_…`).")]
 

@@ -8,7 +8,7 @@ from app.auth.service import Principal
 from app.clients.models import Client, Contact
 from app.clients.schemas import ClientCreate, ClientUpdate, ContactCreate, ContactRole
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.ids import new_id
 from app.pagination import PageParams, paginate
 
@@ -56,9 +56,7 @@ def add_contact(session: Session, clock: Clock, client: Client, data: ContactCre
             "contact-communicated-in-past",
             "communicated_at is when the client gave this contact in writing; it cannot be in "
             f"the future (now is {now.isoformat()}).",
-            errors=[
-                {"field": "body.communicated_at", "message": "in the future", "type": "value_error"}
-            ],
+            errors=field_errors("body.communicated_at", "in the future"),
         )
     contact = Contact(
         id=new_id("con"), client_id=client.id, created_at=now, **data.model_dump(mode="python")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import AwareDatetime
 
 from app.auth.dependencies import PrincipalDep
@@ -23,20 +23,10 @@ from app.events.schemas import (
     RecoverResult,
 )
 from app.pagination import Page, PageDep, page_of
-from app.routing import ServiceRoute
+from app.routing import api_router
 
-endpoints = APIRouter(
-    prefix="/v1/webhook-endpoints",
-    tags=["webhooks"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
-events = APIRouter(
-    prefix="/v1",
-    tags=["events"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
+endpoints = api_router("/v1/webhook-endpoints", "webhooks")
+events = api_router("/v1", "events")
 
 
 def _with_secret(endpoint: Any) -> EndpointWithSecret:

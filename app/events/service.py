@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from app.auth.service import Principal
 from app.clients import service as clients_service
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import signing, ssrf, types, wake
 from app.events.models import Delivery, DeliveryAttempt, EmailAttempt, Event, WebhookEndpoint
 from app.events.schemas import EndpointCreate, EndpointUpdate
@@ -121,7 +121,7 @@ def _check_url(url: str, allow_private: bool) -> None:
             "webhook-url-ssrf",
             f"The webhook URL is refused: {exc}. Receivers must be https, without "
             "credentials, on public addresses.",
-            errors=[{"field": "body.url", "message": str(exc), "type": "value_error"}],
+            errors=field_errors("body.url", str(exc)),
         ) from exc
 
 

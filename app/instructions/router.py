@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from app.auth.dependencies import PrincipalDep
 from app.clients.dependencies import StaffClientDep, VisibleClientDep
@@ -23,26 +23,11 @@ from app.instructions.schemas import (
     Objection,
 )
 from app.pagination import Page, PageDep, page_of
-from app.routing import ServiceRoute
+from app.routing import api_router
 
-instructions = APIRouter(
-    prefix="/v1/clients/{client_id}/instructions",
-    tags=["instructions"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 404, 422),
-)
-exceptions = APIRouter(
-    prefix="/v1/clients/{client_id}/security-exceptions",
-    tags=["security exceptions"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 404, 422),
-)
-dsrs = APIRouter(
-    prefix="/v1/clients/{client_id}/data-subject-requests",
-    tags=["data-subject requests"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 404, 422),
-)
+instructions = api_router("/v1/clients/{client_id}/instructions", "instructions", 404)
+exceptions = api_router("/v1/clients/{client_id}/security-exceptions", "security exceptions", 404)
+dsrs = api_router("/v1/clients/{client_id}/data-subject-requests", "data-subject requests", 404)
 VersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="A version number (1, 2, …).")]
 OtherVersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="The version to compare.")]
 ExceptionIdPath = Annotated[str, Path(max_length=40, description="An exception id (`sex_…`).")]

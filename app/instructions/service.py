@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from app.auth.service import Principal
 from app.clients.models import Client
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
 from app.ids import new_id
@@ -36,17 +36,13 @@ ENDING_NOTICE = timedelta(hours=24)
 DSR_REMINDERS_BEFORE = (timedelta(days=3), timedelta(days=1))
 
 
-def _error(field: str, message: str) -> list[dict[str, str]]:
-    return [{"field": field, "message": message, "type": "value_error"}]
-
-
 def _not_future(clock: Clock, value: Any, field: str) -> None:
     now = clock.now()
     if value > now:
         raise RuleViolation(
             "time-in-past",
             f"{field.split('.')[-1]} cannot be in the future (now is {now.isoformat()}).",
-            errors=_error(field, "in the future"),
+            errors=field_errors(field, "in the future"),
         )
 
 
@@ -249,7 +245,7 @@ def request_exception(
         raise RuleViolation(
             "exception-period",
             "ends_at must come after starts_at.",
-            errors=_error("body.ends_at", "not after starts_at"),
+            errors=field_errors("body.ends_at", "not after starts_at"),
         )
     now = clock.now()
     exception = SecurityException(
@@ -362,7 +358,7 @@ def order_dsr(
         raise RuleViolation(
             "dsr-due-in-future",
             "due_at must be in the future.",
-            errors=_error("body.due_at", "not in the future"),
+            errors=field_errors("body.due_at", "not in the future"),
         )
     request = DataSubjectRequest(
         id=new_id("dsr"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import Depends, Path
 
 from app.auth.dependencies import PrincipalDep, StaffDep
 from app.clients.dependencies import VisibleClientDep
@@ -10,7 +10,7 @@ from app.context import ClockDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.pagination import Page, PageDep
-from app.routing import ServiceRoute
+from app.routing import api_router
 from app.subprocessors import service
 from app.subprocessors.models import ChangeNotice, SubProcessor
 from app.subprocessors.schemas import (
@@ -25,24 +25,9 @@ from app.subprocessors.schemas import (
     SubProcessorUpdate,
 )
 
-registry = APIRouter(
-    prefix="/v1/subprocessors",
-    tags=["sub-processors"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
-changes = APIRouter(
-    prefix="/v1/subprocessor-changes",
-    tags=["sub-processors"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 422),
-)
-per_client = APIRouter(
-    prefix="/v1/clients/{client_id}/subprocessors",
-    tags=["sub-processors"],
-    route_class=ServiceRoute,
-    responses=problem_responses(400, 401, 404, 422),
-)
+registry = api_router("/v1/subprocessors", "sub-processors")
+changes = api_router("/v1/subprocessor-changes", "sub-processors")
+per_client = api_router("/v1/clients/{client_id}/subprocessors", "sub-processors", 404)
 SubIdPath = Annotated[str, Path(max_length=40, description="A sub-processor id (`spr_…`).")]
 ChangeIdPath = Annotated[str, Path(max_length=40, description="A change notice id (`spc_…`).")]
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal
+from app.auth.service import Principal, acting_for
 from app.clients import service as clients_service
 from app.clients.models import Client
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
 from app.ids import new_id
@@ -40,10 +40,6 @@ SOON_BEFORE = timedelta(days=3)
 SAFEGUARDS = {Mechanism.scc.value, Mechanism.bcr.value}
 
 
-def _error(field: str, message: str) -> list[dict[str, str]]:
-    return [{"field": field, "message": message, "type": "value_error"}]
-
-
 def _assessment(sub: SubProcessor) -> transfers.Assessment:
     return transfers.assess(
         sub.processing_countries,
@@ -58,7 +54,7 @@ def _check_clients(session: Session, client_ids: list[str], field: str) -> list[
             raise RuleViolation(
                 "unknown-client",
                 f"No client with id {client_id!r}.",
-                errors=_error(field, f"unknown client {client_id}"),
+                errors=field_errors(field, f"unknown client {client_id}"),
             )
     return list(dict.fromkeys(client_ids))
 
@@ -265,7 +261,7 @@ def create_change(
             raise RuleViolation(
                 "unknown-subprocessor",
                 f"No sub-processor with id {sub_id!r}.",
-                errors=_error("body.subprocessor_ids", f"unknown {sub_id}"),
+                errors=field_errors("body.subprocessor_ids", f"unknown {sub_id}"),
             )
         subs.append(sub)
     if data.client_ids is None:
@@ -277,7 +273,7 @@ def create_change(
             "change-notice-recipients",
             "This change notice would reach no client: name client_ids, or list the clients on "
             "the sub-processors whose data they would touch.",
-            errors=_error("body.client_ids", "no client"),
+            errors=field_errors("body.client_ids", "no client"),
         )
     now = clock.now()
     transfer_consent = any(_assessment(sub).needs_safeguards for sub in subs)
@@ -304,7 +300,7 @@ def create_change(
             f"(the last is {last_deadline.isoformat()}): the earliest effective date is "
             f"{earliest.isoformat()}.",
             earliest_effective_date=earliest.isoformat(),
-            errors=_error("body.effective_date", f"before {earliest.isoformat()}"),
+            errors=field_errors("body.effective_date", f"before {earliest.isoformat()}"),
         )
     notice = ChangeNotice(
         id=new_id("spc"),
@@ -421,16 +417,7 @@ def respond(
     reason: str | None,
 ) -> ChangeNotice:
     """An objection or an approval, by the client or recorded by staff on its behalf."""
-    if principal.is_staff:
-        if client_id is None:
-            raise RuleViolation(
-                "change-response-client",
-                "Staff answer on a client's behalf: name its client_id.",
-                errors=_error("body.client_id", "required with a staff key"),
-            )
-    elif client_id not in (None, principal.client_id):
-        raise NotFound("client", str(client_id))
-    target = client_id or principal.client_id
+    target = acting_for(principal, client_id)
     recipient = next((r for r in _recipients(session, notice.id) if r.client_id == target), None)
     if recipient is None:
         raise NotFound("change notice for client", str(target))
@@ -448,7 +435,7 @@ def respond(
         raise RuleViolation(
             "objection-reason",
             "An objection needs a reason.",
-            errors=_error("body.reason", "required"),
+            errors=field_errors("body.reason", "required"),
         )
     recipient.response, recipient.reason = response, reason
     recipient.responded_at, recipient.responded_by = now, principal.key_id

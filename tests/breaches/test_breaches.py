@@ -270,3 +270,21 @@ def test_no_reminder_after_closure(
     settle(live_app)
     assert types_at(receiver, "/alpha") == ["breach.notified", "breach.closed"]
     assert live.post(f"/v1/breaches/{breach['id']}/close", headers=staff).status_code == 409
+
+
+def test_acknowledging_for_a_client(
+    api: TestClient, staff: dict, tenant_a: Tenant, tenant_b: Tenant, clock: MovableClock
+) -> None:
+    """Staff act on a named client's behalf; a client key only for itself."""
+    breach = create(api, staff, breach_body([tenant_a.id, tenant_b.id], clock.now()))
+    url = f"/v1/breaches/{breach['id']}/acknowledge"
+    unnamed = api.post(url, headers=staff)
+    assert unnamed.status_code == 422
+    assert unnamed.json()["rule"] == "staff-on-behalf-of-client"
+    other = api.post(url, json={"client_id": tenant_b.id}, headers=tenant_a.headers)
+    assert other.status_code == 404
+    for_b = api.post(url, json={"client_id": tenant_b.id}, headers=staff)
+    assert for_b.status_code == 200
+    acknowledged = {n["client_id"]: n["acknowledged_at"] for n in for_b.json()["notices"]}
+    assert acknowledged[tenant_a.id] is None
+    assert acknowledged[tenant_b.id] is not None
