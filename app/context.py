@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +25,23 @@ class AppContext:
     clock: Clock
     worker: Worker | None = field(default=None)
     metrics: Metrics | None = field(default=None)
+    _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
+        default_factory=weakref.WeakKeyDictionary, repr=False
+    )
+
+    def request_slots(self) -> asyncio.Semaphore:
+        """The turns requests take at the database, one per pooled connection.
+
+        A request takes its turn on the event loop before it opens its session and gives it
+        back after the commit. Without it, a burst larger than the pool left threads waiting
+        for a connection while the requests holding one waited for a thread to commit in.
+        One semaphore per event loop: tests drive one app from several loops.
+        """
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.settings.database_pool_size)
+        return slots
 
 
 async def get_context(request: Request) -> AppContext:

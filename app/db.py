@@ -49,13 +49,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str) -> Engine:
+# Connections beyond the pool, for the worker's jobs, /metrics and /readyz: requests never use
+# more than pool_size (see AppContext.request_slots), so these are always there for the rest.
+POOL_OVERFLOW = 20
+
+
+def make_engine(url: str, pool_size: int = 10) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
+        in_memory = not database or database == ":memory:"
+        if not in_memory:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # An in-memory database lives in one connection per thread: no pool to size.
+        pool = {} if in_memory else {"pool_size": pool_size, "max_overflow": POOL_OVERFLOW}
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
         )
 
         @event.listens_for(engine, "connect")
@@ -70,7 +78,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=POOL_OVERFLOW)
 
 
 async def get_session(request: Request) -> Session:

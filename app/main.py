@@ -89,7 +89,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     context = AppContext(
-        settings=settings, engine=make_engine(settings.database_url), clock=clock or SystemClock()
+        settings=settings,
+        engine=make_engine(settings.database_url, settings.database_pool_size),
+        clock=clock or SystemClock(),
     )
 
     @asynccontextmanager

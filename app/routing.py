@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app import idempotency
+from app.context import AppContext
 from app.errors import Conflict, problem_responses
 
 _REPLAYED_HEADERS = ("content-type", "location")
@@ -62,67 +63,94 @@ class ServiceRoute(APIRoute):
 
         async def unit_of_work(request: Request) -> Response:
             context = request.app.state.context
-            session = Session(context.engine, expire_on_commit=False)
-            request.state.session = session
-            key = request.headers.get("idempotency-key") if request.method == "POST" else None
-            try:
-                if key is not None:
-                    idempotency.check_key(key)
-                    scope = idempotency.scope_of(
-                        request.headers.get("authorization"), context.settings.key_hash_secret
-                    )
-                    fingerprint = idempotency.fingerprint_of(
-                        request.method, request.url.path, request.url.query, await request.body()
-                    )
-                    stored = await run_in_threadpool(
-                        idempotency.find, session, scope, key, fingerprint
-                    )
-                    if stored is not None:
-                        headers = json.loads(stored.response_headers)
-                        headers["Idempotent-Replayed"] = "true"
-                        return Response(stored.response_body, stored.status_code, headers=headers)
-                response = await handler(request)
-                if response.status_code >= 400:
-                    await run_in_threadpool(_end, session, commit=False)
-                    return response
-                remember = None
-                if key is not None:
-                    remember = {
-                        "scope": scope,
-                        "key": key,
-                        "fingerprint": fingerprint,
-                        "status_code": response.status_code,
-                        "body": bytes(response.body),
-                        "headers": {
-                            name: value
-                            for name, value in response.headers.items()
-                            if name in _REPLAYED_HEADERS
-                        },
-                        "now": context.clock.now(),
-                    }
-                # One trip to the thread pool: store the answer, commit, close.
-                await run_in_threadpool(_end, session, commit=True, remember=remember)
-                return response
-            except IntegrityError as exc:
-                await run_in_threadpool(_end, session, commit=False)
-                detail = (
-                    "Another request with this Idempotency-Key was completed at the same time; "
-                    "retry to receive its response."
-                    if key is not None
-                    else "The change conflicts with data written at the same time; retry."
-                )
-                raise Conflict(detail) from exc
-            except BaseException:
-                await run_in_threadpool(_end, session, commit=False)
-                raise
+            async with context.request_slots():
+                return await _unit_of_work(request, handler, context)
 
         return unit_of_work
 
 
-def _end(session: Session, *, commit: bool, remember: dict[str, Any] | None = None) -> None:
-    """Finish the unit of work: store the idempotent answer and commit, or roll back; close."""
+async def _unit_of_work(
+    request: Request, handler: Callable[[Request], Awaitable[Response]], context: AppContext
+) -> Response:
+    session = Session(context.engine, expire_on_commit=False)
+    request.state.session = session
+    request.state.deferred_writes = []
+    key = request.headers.get("idempotency-key") if request.method == "POST" else None
+    try:
+        if key is not None:
+            idempotency.check_key(key)
+            scope = idempotency.scope_of(
+                request.headers.get("authorization"), context.settings.key_hash_secret
+            )
+            fingerprint = idempotency.fingerprint_of(
+                request.method, request.url.path, request.url.query, await request.body()
+            )
+            stored = await run_in_threadpool(idempotency.find, session, scope, key, fingerprint)
+            if stored is not None:
+                headers = json.loads(stored.response_headers)
+                headers["Idempotent-Replayed"] = "true"
+                return Response(stored.response_body, stored.status_code, headers=headers)
+        response = await handler(request)
+        if response.status_code >= 400:
+            await run_in_threadpool(_end, session, commit=False)
+            return response
+        remember = None
+        if key is not None:
+            remember = {
+                "scope": scope,
+                "key": key,
+                "fingerprint": fingerprint,
+                "status_code": response.status_code,
+                "body": bytes(response.body),
+                "headers": {
+                    name: value
+                    for name, value in response.headers.items()
+                    if name in _REPLAYED_HEADERS
+                },
+                "now": context.clock.now(),
+            }
+        # One trip to the thread pool: the deferred writes, the stored answer, commit, close.
+        await run_in_threadpool(
+            _end, session, commit=True, remember=remember, deferred=request.state.deferred_writes
+        )
+        return response
+    except IntegrityError as exc:
+        await run_in_threadpool(_end, session, commit=False)
+        detail = (
+            "Another request with this Idempotency-Key was completed at the same time; "
+            "retry to receive its response."
+            if key is not None
+            else "The change conflicts with data written at the same time; retry."
+        )
+        raise Conflict(detail) from exc
+    except BaseException:
+        await run_in_threadpool(_end, session, commit=False)
+        raise
+
+
+def defer_write(request: Request, write: Callable[[Session], None]) -> None:
+    """Run `write` in the commit's own trip to the thread pool, just before the commit.
+
+    For bookkeeping a dependency would otherwise flush early (an API key's last use): a row
+    written there is locked until the commit, and a lock held across a wait for a thread let
+    every other request that wanted it pile up behind it.
+    """
+    request.state.deferred_writes.append(write)
+
+
+def _end(
+    session: Session,
+    *,
+    commit: bool,
+    remember: dict[str, Any] | None = None,
+    deferred: list[Callable[[Session], None]] | None = None,
+) -> None:
+    """Finish the unit of work: deferred writes, the idempotent answer and commit; or roll
+    back. Close either way."""
     try:
         if commit:
+            for write in deferred or ():
+                write(session)
             if remember is not None:
                 idempotency.remember(session, **remember)
             session.commit()

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = Field(
         5.0, gt=0, description="Safety-net tick of the pump; it also wakes on writes and due times."
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description=(
+            "Database connections a process keeps for requests: at most this many requests use "
+            "the database at once; the others wait their turn without holding a thread."
+        ),
+    )
     var_dir: Path = Field(Path("./var"), description="Where local state (SQLite, secret) lives.")
     log_level: str = Field("info", description="Python logging level name.")
 

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.auth.service import Principal, authenticate
+from app.auth.service import Principal, authenticate, touch_key
 from app.db import SessionDep
 from app.errors import Forbidden
+from app.routing import defer_write
 
 # auto_error=False: a missing key is answered by our own 401 problem, not FastAPI's.
 bearer = HTTPBearer(
@@ -24,12 +25,16 @@ def get_principal(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     context = request.app.state.context
-    return authenticate(
+    principal, stale = authenticate(
         session,
         context.clock,
         context.settings.key_hash_secret,
         request.headers.get("authorization"),
     )
+    if stale:
+        now = context.clock.now()
+        defer_write(request, lambda db: touch_key(db, principal.key_id, now))
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from app.auth.models import ApiKey, BootstrapMarker
@@ -93,7 +94,9 @@ def create_key(
 
 def authenticate(
     session: Session, clock: Clock, secret: bytes, authorization: str | None
-) -> Principal:
+) -> tuple[Principal, bool]:
+    """Who calls, and whether the key's last_used_at is due for its per-minute update (which
+    the caller makes with `touch_key` when the request commits)."""
     if not authorization:
         raise Unauthorized("Missing API key: send `Authorization: Bearer <key>`.")
     scheme, _, plain = authorization.partition(" ")
@@ -114,10 +117,19 @@ def authenticate(
     if key.revoked_at is not None:
         raise Unauthorized(f"API key {key.id} was revoked at {key.revoked_at.isoformat()}.")
     now = clock.now()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
-        key.last_used_at = now
-        session.add(key)
-    return Principal(key_id=key.id, role=Role(key.role), client_id=key.client_id)
+    stale = key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION
+    return Principal(key_id=key.id, role=Role(key.role), client_id=key.client_id), stale
+
+
+def touch_key(session: Session, key_id: str, now: datetime) -> None:
+    """Record a use of the key. The condition keeps a later use from being overwritten by a
+    request that started earlier and commits last."""
+    session.execute(
+        update(ApiKey)
+        .where(col(ApiKey.id) == key_id)
+        .where(or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) < now))
+        .values(last_used_at=now)
+    )
 
 
 def get_visible_key(session: Session, principal: Principal, key_id: str) -> ApiKey:
