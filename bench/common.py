@@ -152,14 +152,14 @@ class Server:
 
 
 def _receiver_main(
-    port: int, ready: multiprocessing.synchronize.Event, blackhole_prefix: str
+    port: int, ready: multiprocessing.synchronize.Event, blackhole_prefix: str, delay: float
 ) -> None:
     import asyncio
 
     from aiohttp import web
 
     received: dict[str, int] = {"count": 0, "duplicates": 0}
-    seen: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], int] = {}
 
     async def hook(request: web.Request) -> web.Response:
         if blackhole_prefix and request.path.startswith(blackhole_prefix):
@@ -169,11 +169,16 @@ def _receiver_main(
         key = (request.path, request.headers.get("webhook-id", ""))
         if key in seen:
             received["duplicates"] += 1
-        seen.add(key)
+        seen[key] = seen.get(key, 0) + 1
+        if delay:
+            await asyncio.sleep(delay)  # received, not yet answered: a request in flight
         return web.Response(text="ok")
 
     async def count(_request: web.Request) -> web.Response:
         return web.json_response({**received, "unique": len(seen)})
+
+    async def repeated(_request: web.Request) -> web.Response:
+        return web.json_response([[*key, n] for key, n in seen.items() if n > 1])
 
     async def reset(_request: web.Request) -> web.Response:
         received.update(count=0, duplicates=0)
@@ -182,6 +187,7 @@ def _receiver_main(
 
     app = web.Application()
     app.router.add_get("/_count", count)
+    app.router.add_get("/_repeated", repeated)
     app.router.add_post("/_reset", reset)
     app.router.add_post("/{tail:.*}", hook)
 
@@ -198,11 +204,13 @@ def _receiver_main(
 class Receiver:
     """An aiohttp receiver in its own process, so it is not what is measured."""
 
-    def __init__(self, blackhole_prefix: str = "", port: int | None = None) -> None:
+    def __init__(
+        self, blackhole_prefix: str = "", port: int | None = None, delay: float = 0.0
+    ) -> None:
         self.port = port or free_port()
         ready = multiprocessing.Event()
         self.process = multiprocessing.Process(
-            target=_receiver_main, args=(self.port, ready, blackhole_prefix), daemon=True
+            target=_receiver_main, args=(self.port, ready, blackhole_prefix, delay), daemon=True
         )
         self.process.start()
         ready.wait(30)
@@ -216,6 +224,10 @@ class Receiver:
     def stats(self) -> dict[str, int]:
         """count, unique (endpoint, webhook-id) pairs, duplicates."""
         return httpx.get(self.url("/_count")).json()
+
+    def repeated(self) -> list[tuple[str, str, int]]:
+        """(path, webhook-id, times) of every message that arrived more than once."""
+        return [tuple(row) for row in httpx.get(self.url("/_repeated")).json()]
 
     def reset(self) -> None:
         httpx.post(self.url("/_reset"))

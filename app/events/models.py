@@ -97,7 +97,7 @@ class DeliveryAttempt(SQLModel, table=True):
     worker: str = Field(max_length=80, description="The worker process that made the attempt.")
     attempted_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
-    outcome: str = Field(max_length=16, description="success or failure")
+    outcome: str = Field(max_length=16, description="success, failure or interrupted")
     status_code: int | None = None
     duration_ms: int
     error: str | None = Field(default=None, max_length=500)
@@ -143,5 +143,5 @@ class EmailAttempt(SQLModel, table=True):
     title: str = Field(max_length=300)
     attempted_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
-    outcome: str = Field(max_length=16, description="success or failure")
+    outcome: str = Field(max_length=16, description="success, failure or interrupted")
     error: str | None = Field(default=None, max_length=500)

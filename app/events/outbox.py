@@ -7,8 +7,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, case, func, update
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
@@ -97,31 +98,58 @@ def candidates(
 def claim(
     engine: Engine, clock: Clock, owner: str, lease: timedelta, delivery_ids: list[str]
 ) -> list[ClaimedDelivery]:
-    """Lease these deliveries if they are still claimable. One statement, so two workers can
-    never both claim a row (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
+    """Lease these deliveries if they are still claimable (FOR UPDATE SKIP LOCKED on
+    PostgreSQL, and the lease conditions again in the UPDATE, so two workers never both claim
+    a row; SQLite has one writer).
+
+    A claimable row that still names an owner was claimed by a worker that stopped before it
+    recorded an answer (a kill, a crash): its lease ran out. The request may have reached the
+    receiver, so that attempt is logged as `interrupted` before the message goes again."""
     if not delivery_ids:
         return []
     now, wall_now = clock.now(), WALL_CLOCK.now()
     claimable = (
-        select(Delivery.id)
-        .where(
-            col(Delivery.id).in_(delivery_ids),
-            col(Delivery.status) == "pending",
-            col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
-        )
-        .with_for_update(skip_locked=True)
+        col(Delivery.id).in_(delivery_ids),
+        col(Delivery.status) == "pending",
+        col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
     )
     with Session(engine) as session:
-        claimed_ids = (
+        found = session.exec(
+            select(
+                Delivery.id,
+                Delivery.lease_owner,
+                Delivery.lease_expires_at,
+                Delivery.attempt_count,
+                Delivery.event_id,
+                Delivery.endpoint_id,
+            )
+            .where(*claimable)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not found:
+            session.rollback()
+            return []
+        claimed_ids = set(
             session.execute(
                 update(Delivery)
-                .where(col(Delivery.id).in_(claimable.scalar_subquery()))
-                .values(lease_owner=owner, lease_expires_at=wall_now + lease)
+                .where(col(Delivery.id).in_([row.id for row in found]), *claimable[1:])
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=wall_now + lease,
+                    # SET reads the row as it was: an owner there means an interrupted attempt.
+                    attempt_count=case(
+                        (col(Delivery.lease_owner).is_not(None), col(Delivery.attempt_count) + 1),
+                        else_=col(Delivery.attempt_count),
+                    ),
+                )
                 .returning(col(Delivery.id))
             )
             .scalars()
             .all()
         )
+        for row in found:
+            if row.id in claimed_ids and row.lease_owner is not None:
+                session.add(_interrupted_attempt(row, now, wall_now, lease))
         session.commit()
         if not claimed_ids:
             return []
@@ -144,6 +172,32 @@ def claim(
         )
         for delivery, event, endpoint in rows
     ]
+
+
+def _interrupted_attempt(
+    row: Any, now: datetime, wall_now: datetime, lease: timedelta
+) -> DeliveryAttempt:
+    """The attempt a stopped worker never recorded. Its lease tells when it was claimed (on
+    the wall clock, like every lease; the log is on the service clock)."""
+    lease_ran_out = now - (wall_now - row.lease_expires_at)
+    claimed_at = lease_ran_out - lease
+    return DeliveryAttempt(
+        id=new_id("att"),
+        delivery_id=row.id,
+        event_id=row.event_id,
+        endpoint_id=row.endpoint_id,
+        number=row.attempt_count + 1,
+        worker=row.lease_owner,
+        attempted_at=claimed_at,
+        created_at=now,
+        outcome="interrupted",
+        duration_ms=0,
+        error=(
+            f"worker {row.lease_owner} stopped before it recorded an answer (its lease ran "
+            f"out at {lease_ran_out.isoformat()}); the receiver may have the message, which "
+            "is sent again with the same webhook-id"
+        )[:500],
+    )
 
 
 def release(engine: Engine, owner: str, delivery_ids: list[str]) -> None:

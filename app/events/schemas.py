@@ -125,7 +125,13 @@ class AttemptPublic(BaseModel):
     worker: str
     attempted_at: datetime
     created_at: datetime
-    outcome: str = Field(description="success or failure")
+    outcome: str = Field(
+        description=(
+            "success, failure, or interrupted: the worker stopped (a crash, a kill) before it "
+            "recorded an answer, so the receiver may have the message; it is sent again with "
+            "the same webhook-id"
+        )
+    )
     status_code: int | None
     duration_ms: int
     error: str | None

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.clock import MovableClock
+from app.events import outbox
 from app.events import service as events
 from app.events.models import Delivery
 from tests.conftest import Tenant, make_tenant, settle
@@ -246,3 +247,59 @@ def test_redeliver_and_recover_resend(
     assert receiver.at("/a")[-1].webhook_id == failed_id
     status = live.get(f"/v1/events/{failed_id}/deliveries", headers=alpha.headers).json()
     assert status["items"][0]["status"] == "delivered"
+
+
+def test_a_claim_whose_worker_stopped_is_logged_interrupted_and_sent_again(
+    app: FastAPI, api: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    """A worker killed between sending and recording leaves its lease to run out. The next
+    claim logs that attempt as `interrupted` (the receiver may have the message) before the
+    message goes again, so the attempt log accounts for every request the receiver got."""
+    context = app.state.context
+    endpoint = register(api, staff, receiver, "/scr")
+    event_id = emit(app, "audit.requested", "aud_1", {}, None)
+    with Session(context.engine) as session:
+        delivery_id = session.exec(select(Delivery.id)).one()
+
+    # Worker A claims with a lease that has already run out, and never records anything.
+    gone = outbox.claim(
+        context.engine, context.clock, "worker-a", -timedelta(seconds=1), [delivery_id]
+    )
+    assert [c.delivery_id for c in gone] == [delivery_id]
+    again = outbox.claim(
+        context.engine, context.clock, "worker-b", timedelta(seconds=30), [delivery_id]
+    )
+    assert [c.delivery_id for c in again] == [delivery_id]
+    # Claimed by B: not claimable again, and not logged twice.
+    assert (
+        outbox.claim(
+            context.engine, context.clock, "worker-c", timedelta(seconds=30), [delivery_id]
+        )
+        == []
+    )
+    outbox.record(
+        context.engine,
+        context.clock,
+        "worker-b",
+        [
+            outbox.AttemptResult(
+                claimed=again[0],
+                attempted_at=context.clock.now(),
+                duration_ms=3,
+                status_code=200,
+            )
+        ],
+    )
+
+    attempts = api.get(f"/v1/events/{event_id}/attempts", headers=staff).json()["items"]
+    by_number = sorted(attempts, key=lambda a: a["number"])
+    assert [(a["number"], a["outcome"], a["worker"]) for a in by_number] == [
+        (1, "interrupted", "worker-a"),
+        (2, "success", "worker-b"),
+    ]
+    assert "worker-a stopped before it recorded an answer" in by_number[0]["error"]
+    assert by_number[0]["endpoint_id"] == endpoint["id"]
+    with Session(context.engine) as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        assert (delivery.status, delivery.attempt_count) == ("delivered", 2)
