@@ -111,7 +111,12 @@ def authenticate(
             "Malformed credentials: expected `Authorization: Bearer dpa_…` with a key this "
             "service issued."
         )
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(plain, secret))).first()
+    # The five columns this needs, not an ORM object: every request comes through here.
+    key = session.exec(
+        select(
+            ApiKey.id, ApiKey.role, ApiKey.client_id, ApiKey.revoked_at, ApiKey.last_used_at
+        ).where(ApiKey.key_hash == hash_key(plain, secret))
+    ).first()
     if key is None:
         raise Unauthorized("Unknown API key.")
     if key.revoked_at is not None:
