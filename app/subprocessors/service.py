@@ -4,9 +4,11 @@ client's consent."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 
 from app.auth.service import Principal, acting_for
@@ -127,11 +129,16 @@ def get_subprocessor(session: Session, principal: Principal, sub_id: str) -> Sub
 
 
 def list_subprocessors(session: Session, principal: Principal, params: PageParams):
-    rows, cursor = paginate(session, select(SubProcessor), SubProcessor, params)
+    statement = select(SubProcessor)
     if not principal.is_staff:
-        # JSON membership is filtered here: both backends, no dialect-specific operator.
-        rows = [row for row in rows if principal.client_id in row.client_ids]
-    return rows, cursor
+        # Membership in the JSON list, the same SQL on both backends: the list's text holds
+        # the quoted id (LIKE wildcards escaped). Filtered before the page is cut, so pages
+        # are full.
+        member = json.dumps(principal.client_id)
+        statement = statement.where(
+            cast(col(SubProcessor.client_ids), String).contains(member, autoescape=True)
+        )
+    return paginate(session, statement, SubProcessor, params)
 
 
 def view(sub: SubProcessor, principal: Principal) -> SubProcessorPublic:

@@ -210,3 +210,24 @@ def test_authorisation_states(
     if "wait" in steps:
         clock.advance(timedelta(days=31))
     assert state(api, tenant, sub["id"]) == expected, case
+
+
+def test_a_client_pages_through_its_own_sub_processors_only(
+    api: TestClient, staff: dict, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Pages are full: the filter on the client's membership runs before the page is cut."""
+    mine = [new_sub(api, staff, [tenant_a.id], name=f"Mine {n}")["id"] for n in range(3)]
+    for n in range(5):
+        new_sub(api, staff, [tenant_b.id], name=f"Theirs {n}")
+
+    seen: list[list[str]] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/v1/subprocessors", params=params, headers=tenant_a.headers).json()
+        seen.append([item["id"] for item in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(ids) for ids in seen] == [2, 1]
+    assert sorted(sub_id for ids in seen for sub_id in ids) == sorted(mine)
