@@ -230,7 +230,7 @@ def internal_error(request: Request, exc: BaseException) -> JSONResponse:
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of error responses (served as problem+json: see app.main)."""
     descriptions = {
-        400: "Malformed request: a body that cannot be read as JSON text.",
+        400: "Malformed request: a body that cannot be read as JSON text, or not whole.",
         401: "Missing, malformed, unknown or revoked API key.",
         403: "The key's role may not do this.",
         404: "No such object, or not visible to this key.",

@@ -16,10 +16,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
+from starlette.requests import ClientDisconnect
 
 from app import idempotency
 from app.context import AppContext
-from app.errors import Conflict, problem_responses
+from app.errors import Conflict, problem_response, problem_responses
 
 _REPLAYED_HEADERS = ("content-type", "location")
 
@@ -63,6 +64,17 @@ class ServiceRoute(APIRoute):
 
         async def unit_of_work(request: Request) -> Response:
             context = request.app.state.context
+            # The whole body first (Starlette keeps it for the endpoint): a client that
+            # uploads slowly must not hold a turn at the database while it does.
+            try:
+                await request.body()
+            except ClientDisconnect:
+                return problem_response(
+                    400,
+                    "incomplete-body",
+                    "The client closed the connection before the whole body arrived.",
+                    request,
+                )
             async with context.request_slots():
                 return await _unit_of_work(request, handler, context)
 

@@ -53,3 +53,71 @@ def test_a_burst_of_reads_and_writes_is_served_in_full(app: FastAPI, tenant_a: T
         key = session.get(ApiKey, tenant_a.key_id)
     assert len(contacts) == WRITERS
     assert key is not None and key.last_used_at is not None
+
+
+async def _slow_uploads_then_a_read(
+    app: FastAPI, tenant: Tenant, uploads: int
+) -> tuple[int, list[int]]:
+    """`uploads` requests that send half a body and stall, then one read; after it, the
+    uploaders hang up. The read's status, and the uploads' statuses."""
+    stalled = asyncio.Event()
+    upload_statuses: list[int] = []
+
+    async def upload() -> None:
+        sent = False
+
+        async def receive() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": b'{"role": "secu', "more_body": True}
+            await stalled.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                upload_statuses.append(message["status"])
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": f"/v1/clients/{tenant.id}/contacts",
+            "raw_path": f"/v1/clients/{tenant.id}/contacts".encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"dpa"),
+                (b"content-type", b"application/json"),
+                *((k.lower().encode(), v.encode()) for k, v in tenant.headers.items()),
+            ],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        await app(scope, receive, send)
+
+    uploading = [asyncio.create_task(upload()) for _ in range(uploads)]
+    await asyncio.sleep(0.1)  # let them all start and stall on their bodies
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://dpa") as client:
+        response = await asyncio.wait_for(
+            client.get(f"/v1/clients/{tenant.id}", headers=tenant.headers),
+            timeout=STALLED_AFTER_SECONDS,
+        )
+    stalled.set()
+    await asyncio.gather(*uploading)
+    return response.status_code, upload_statuses
+
+
+def test_clients_uploading_slowly_do_not_hold_the_database_turns(
+    app: FastAPI, tenant_a: Tenant
+) -> None:
+    """A request takes its turn at the database once its body has arrived: a handful of slow
+    (or stalled) uploads must not keep everyone else from the database."""
+    uploads = app.state.context.settings.database_pool_size + 2
+    read, hung_up = asyncio.run(_slow_uploads_then_a_read(app, tenant_a, uploads))
+    assert read == 200
+    # The uploaders that hung up get a problem (nobody reads it), not a 500 in the logs.
+    assert hung_up == [400] * uploads
