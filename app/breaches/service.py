@@ -39,13 +39,13 @@ def create_breach(
 ) -> Breach:
     """Record the breach and notify every affected client at once: no draft stage (§2.6)."""
     _check_times(clock, data)
-    for client_id in data.client_ids:
-        if not clients_service.client_exists(session, client_id):
-            raise RuleViolation(
-                "breach-affected-clients",
-                f"No client with id {client_id!r}; client_ids must name registered clients.",
-                errors=field_errors("body.client_ids", f"unknown client {client_id}"),
-            )
+    unknown = clients_service.unknown_clients(session, data.client_ids)
+    if unknown:
+        raise RuleViolation(
+            "breach-affected-clients",
+            f"No client with id {unknown[0]!r}; client_ids must name registered clients.",
+            errors=field_errors("body.client_ids", f"unknown client {unknown[0]}"),
+        )
     breach = _new_breach(session, clock, principal, data)
     for client_id in data.client_ids:
         _notify(session, clock, settings, breach, client_id)
@@ -143,7 +143,6 @@ def _notify(
         created_at=now,
     )
     session.add(notice)
-    session.flush()
     events.emit(
         session, clock, "breach.notified", breach.id, _message(breach, notice), client_id=client_id
     )

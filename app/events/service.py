@@ -48,7 +48,6 @@ def emit(
         only_endpoint_id=only_endpoint_id,
     )
     session.add(event)
-    session.flush()
     for endpoint in _receivers(session, client_id, type, only_endpoint_id):
         _queue(session, event, endpoint.id, now)
     return event
@@ -79,7 +78,6 @@ def _queue(session: Session, event: Event, endpoint_id: str, now: datetime) -> D
         created_at=now,
     )
     session.add(delivery)
-    session.flush()
     wake.work_written(session)
     return delivery
 

@@ -56,7 +56,6 @@ def schedule(
         created_at=clock.now(),
     )
     session.add(timer)
-    session.flush()
     wake.work_written(session)
     return timer
 

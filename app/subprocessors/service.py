@@ -51,13 +51,13 @@ def _assessment(sub: SubProcessor) -> transfers.Assessment:
 
 
 def _check_clients(session: Session, client_ids: list[str], field: str) -> list[str]:
-    for client_id in client_ids:
-        if not clients_service.client_exists(session, client_id):
-            raise RuleViolation(
-                "unknown-client",
-                f"No client with id {client_id!r}.",
-                errors=field_errors(field, f"unknown client {client_id}"),
-            )
+    unknown = clients_service.unknown_clients(session, client_ids)
+    if unknown:
+        raise RuleViolation(
+            "unknown-client",
+            f"No client with id {unknown[0]!r}.",
+            errors=field_errors(field, f"unknown client {unknown[0]}"),
+        )
     return list(dict.fromkeys(client_ids))
 
 
