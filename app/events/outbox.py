@@ -7,7 +7,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, case, func, update
 from sqlmodel import Session, col, select
@@ -114,17 +113,14 @@ def claim(
         col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
     )
     with Session(engine) as session:
+        # Everything a send needs, read with the lock (OF deliveries: another worker may claim
+        # another delivery of the same event or endpoint meanwhile).
         found = session.exec(
-            select(
-                Delivery.id,
-                Delivery.lease_owner,
-                Delivery.lease_expires_at,
-                Delivery.attempt_count,
-                Delivery.event_id,
-                Delivery.endpoint_id,
-            )
+            select(Delivery, Event, WebhookEndpoint)
+            .join(Event, col(Event.id) == col(Delivery.event_id))
+            .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(Delivery.endpoint_id))
             .where(*claimable)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=Delivery)
         ).all()
         if not found:
             session.rollback()
@@ -132,7 +128,7 @@ def claim(
         claimed_ids = set(
             session.execute(
                 update(Delivery)
-                .where(col(Delivery.id).in_([row.id for row in found]), *claimable[1:])
+                .where(col(Delivery.id).in_([d.id for d, _, _ in found]), *claimable[1:])
                 .values(
                     lease_owner=owner,
                     lease_expires_at=wall_now + lease,
@@ -143,57 +139,55 @@ def claim(
                     ),
                 )
                 .returning(col(Delivery.id))
+                # The objects read above keep the row as it was before the claim.
+                .execution_options(synchronize_session=False)
             )
             .scalars()
             .all()
         )
-        for row in found:
-            if row.id in claimed_ids and row.lease_owner is not None:
-                session.add(_interrupted_attempt(row, now, wall_now, lease))
+        claimed = []
+        for delivery, event, endpoint in found:
+            if delivery.id not in claimed_ids:
+                continue
+            if delivery.lease_owner is not None:
+                session.add(_interrupted_attempt(delivery, now, wall_now, lease))
+            claimed.append(
+                ClaimedDelivery(
+                    delivery_id=delivery.id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    endpoint_id=endpoint.id,
+                    url=endpoint.url,
+                    signing_secrets=signing_secrets(endpoint, now),
+                    payload=signing.body(event.type, event.created_at, event.data),
+                    urgent=delivery.urgent,
+                )
+            )
         session.commit()
-        if not claimed_ids:
-            return []
-        rows = session.exec(
-            select(Delivery, Event, WebhookEndpoint)
-            .join(Event, col(Event.id) == col(Delivery.event_id))
-            .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(Delivery.endpoint_id))
-            .where(col(Delivery.id).in_(claimed_ids))
-        ).all()
-    return [
-        ClaimedDelivery(
-            delivery_id=delivery.id,
-            event_id=event.id,
-            event_type=event.type,
-            endpoint_id=endpoint.id,
-            url=endpoint.url,
-            signing_secrets=signing_secrets(endpoint, now),
-            payload=signing.body(event.type, event.created_at, event.data),
-            urgent=delivery.urgent,
-        )
-        for delivery, event, endpoint in rows
-    ]
+    return claimed
 
 
 def _interrupted_attempt(
-    row: Any, now: datetime, wall_now: datetime, lease: timedelta
+    delivery: Delivery, now: datetime, wall_now: datetime, lease: timedelta
 ) -> DeliveryAttempt:
     """The attempt a stopped worker never recorded. Its lease tells when it was claimed (on
     the wall clock, like every lease; the log is on the service clock)."""
-    lease_ran_out = now - (wall_now - row.lease_expires_at)
+    assert delivery.lease_expires_at is not None and delivery.lease_owner is not None
+    lease_ran_out = now - (wall_now - delivery.lease_expires_at)
     claimed_at = lease_ran_out - lease
     return DeliveryAttempt(
         id=new_id("att"),
-        delivery_id=row.id,
-        event_id=row.event_id,
-        endpoint_id=row.endpoint_id,
-        number=row.attempt_count + 1,
-        worker=row.lease_owner,
+        delivery_id=delivery.id,
+        event_id=delivery.event_id,
+        endpoint_id=delivery.endpoint_id,
+        number=delivery.attempt_count + 1,
+        worker=delivery.lease_owner,
         attempted_at=claimed_at,
         created_at=now,
         outcome="interrupted",
         duration_ms=0,
         error=(
-            f"worker {row.lease_owner} stopped before it recorded an answer (its lease ran "
+            f"worker {delivery.lease_owner} stopped before it recorded an answer (its lease ran "
             f"out at {lease_ran_out.isoformat()}); the receiver may have the message, which "
             "is sent again with the same webhook-id"
         )[:500],
