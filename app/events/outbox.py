@@ -110,6 +110,9 @@ def claim(
     claimable = (
         col(Delivery.id).in_(delivery_ids),
         col(Delivery.status) == "pending",
+        # Still due: another pump run may have tried it since it was a candidate, and
+        # scheduled its retry.
+        col(Delivery.next_attempt_at) <= now,
         col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
     )
     with Session(engine) as session:

@@ -303,3 +303,37 @@ def test_a_claim_whose_worker_stopped_is_logged_interrupted_and_sent_again(
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
         assert (delivery.status, delivery.attempt_count) == ("delivered", 2)
+
+
+def test_a_candidate_attempted_meanwhile_is_not_claimed_again_before_its_retry(
+    app: FastAPI, api: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    """Two pump runs can find the same due delivery. If one claims it, fails and schedules
+    the retry before the other claims, the other must not send it again at once."""
+    context = app.state.context
+    register(api, staff, receiver, "/scr")
+    emit(app, "audit.requested", "aud_1", {}, None)
+    (candidate,) = outbox.candidates(context.engine, context.clock, 10, set())
+
+    (first,) = outbox.claim(
+        context.engine, context.clock, "run-1", timedelta(seconds=30), [candidate[0]]
+    )
+    outbox.record(
+        context.engine,
+        context.clock,
+        "run-1",
+        [
+            outbox.AttemptResult(
+                claimed=first, attempted_at=context.clock.now(), duration_ms=1, status_code=500
+            )
+        ],
+    )
+    late = outbox.claim(
+        context.engine, context.clock, "run-2", timedelta(seconds=30), [candidate[0]]
+    )
+    assert late == []
+    with Session(context.engine) as session:
+        delivery = session.get(Delivery, candidate[0])
+        assert delivery is not None
+        assert (delivery.attempt_count, delivery.lease_owner) == (1, None)
+        assert delivery.next_attempt_at > context.clock.now()
