@@ -41,7 +41,8 @@ class Metrics:
         )
         self.attempts = Counter(
             "dpa_webhook_attempts",
-            "Webhook delivery attempts made by this process, by outcome.",
+            "Webhook delivery attempts, by outcome: success and failure made by this process, "
+            "interrupted found by it (a stopped worker's claim it sends again).",
             ["outcome"],
             registry=self.registry,
         )

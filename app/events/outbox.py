@@ -43,6 +43,8 @@ class ClaimedDelivery:
     signing_secrets: list[str]
     payload: str
     urgent: bool
+    # The previous claim's worker stopped before recording (logged `interrupted`).
+    after_interruption: str | None = None
 
 
 @dataclass
@@ -152,7 +154,8 @@ def claim(
         for delivery, event, endpoint in found:
             if delivery.id not in claimed_ids:
                 continue
-            if delivery.lease_owner is not None:
+            interrupted_by = delivery.lease_owner
+            if interrupted_by is not None:
                 session.add(_interrupted_attempt(delivery, now, wall_now, lease))
             claimed.append(
                 ClaimedDelivery(
@@ -164,6 +167,7 @@ def claim(
                     signing_secrets=signing_secrets(endpoint, now),
                     payload=signing.body(event.type, event.created_at, event.data),
                     urgent=delivery.urgent,
+                    after_interruption=interrupted_by,
                 )
             )
         session.commit()

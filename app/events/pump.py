@@ -174,6 +174,14 @@ class Pump:
             outbox.claim, engine, clock, self.owner, self.lease, chosen
         )
         for delivery in claimed:
+            if delivery.after_interruption is not None:
+                log.warning(
+                    "delivery %s: worker %s stopped before it recorded an answer; sending again",
+                    delivery.delivery_id,
+                    delivery.after_interruption,
+                )
+                if self.context.metrics is not None:
+                    self.context.metrics.attempts.labels("interrupted").inc()
             self.inflight[delivery.endpoint_id] += 1
             task = asyncio.get_running_loop().create_task(self._send(delivery))
             self.tasks.add(task)

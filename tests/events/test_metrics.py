@@ -6,8 +6,12 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlmodel import Session, col
 
-from app.clock import MovableClock
+from app.clock import WALL_CLOCK, MovableClock
+from app.events import service as events
+from app.events.models import Delivery
 from tests.conftest import settle
 from tests.events.test_delivery import emit, register
 from tests.receiver import Answer, Receiver
@@ -38,3 +42,32 @@ def test_delivery_metrics(
     assert metric(text, 'dpa_webhook_attempts_total{outcome="failure"}') == 1
     assert "dpa_timers_pending" in text
     assert metric(text, "dpa_breach_timers_open") == 0
+
+
+def test_an_interrupted_claim_is_counted_and_sent_again(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    """A delivery left claimed by a worker that stopped: the running worker logs it as
+    interrupted, counts it, and sends it."""
+    register(live, staff, receiver, "/scr", event_types=["audit.requested"])
+    context = live_app.state.context
+    with Session(context.engine) as session:
+        event_id = events.emit(session, context.clock, "audit.requested", "aud_i", {}).id
+        session.flush()
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.event_id) == event_id)
+            .values(lease_owner="stopped-worker", lease_expires_at=WALL_CLOCK.now())
+        )
+        session.commit()
+    settle(live_app)
+
+    assert [r.webhook_id for r in receiver.received] == [event_id]
+    text = live.get("/metrics").text
+    assert metric(text, 'dpa_webhook_attempts_total{outcome="interrupted"}') == 1
+    assert metric(text, 'dpa_webhook_attempts_total{outcome="success"}') == 1
+    outcomes = [
+        a["outcome"]
+        for a in live.get(f"/v1/events/{event_id}/attempts", headers=staff).json()["items"]
+    ]
+    assert sorted(outcomes) == ["interrupted", "success"]
