@@ -3,6 +3,7 @@ consequences. Plain functions on an engine; the pump calls them from worker thre
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.events.timers import next_due as next_timer_due
 from app.ids import new_id
+
+log = logging.getLogger("dpa.events.outbox")
 
 EXCERPT_BYTES = 4096
 
@@ -222,7 +225,11 @@ def record(
     rng: random.Random | None = None,
 ) -> list[str]:
     """Record attempts and what follows from them, in one transaction (group commit).
-    Returns the ids of endpoints disabled by a 410."""
+    Returns the ids of endpoints disabled by a 410.
+
+    A result whose claim this worker no longer holds is not recorded: its lease ran out (a
+    database stalled longer than the request timeout) and another worker has logged this
+    request as interrupted and sends the message again."""
     from app.events import service  # the service emits endpoint.disabled
 
     disabled: list[str] = []
@@ -231,6 +238,15 @@ def record(
         for result in results:
             delivery = session.get(Delivery, result.claimed.delivery_id)
             if delivery is None:
+                continue
+            if delivery.lease_owner != owner:
+                log.warning(
+                    "delivery %s: the claim of %s ended before its answer was recorded (held "
+                    "now by %s); not recorded",
+                    delivery.id,
+                    owner,
+                    delivery.lease_owner,
+                )
                 continue
             delivery.attempt_count += 1
             delivery.first_attempt_at = delivery.first_attempt_at or result.attempted_at

@@ -337,3 +337,42 @@ def test_a_candidate_attempted_meanwhile_is_not_claimed_again_before_its_retry(
         assert delivery is not None
         assert (delivery.attempt_count, delivery.lease_owner) == (1, None)
         assert delivery.next_attempt_at > context.clock.now()
+
+
+def test_an_answer_recorded_after_the_claim_was_taken_over_is_not_logged_twice(
+    app: FastAPI, api: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    """Worker A stalls past its lease; B logs A's request as interrupted and sends again. A's
+    late answer must not add a second entry for the same request."""
+    context = app.state.context
+    register(api, staff, receiver, "/scr")
+    event_id = emit(app, "audit.requested", "aud_1", {}, None)
+    with Session(context.engine) as session:
+        delivery_id = session.exec(select(Delivery.id)).one()
+
+    (slow,) = outbox.claim(
+        context.engine, context.clock, "worker-a", -timedelta(seconds=1), [delivery_id]
+    )
+    (again,) = outbox.claim(
+        context.engine, context.clock, "worker-b", timedelta(seconds=30), [delivery_id]
+    )
+    for owner, claimed in (("worker-a", slow), ("worker-b", again)):
+        outbox.record(
+            context.engine,
+            context.clock,
+            owner,
+            [
+                outbox.AttemptResult(
+                    claimed=claimed,
+                    attempted_at=context.clock.now(),
+                    duration_ms=2,
+                    status_code=200,
+                )
+            ],
+        )
+
+    attempts = api.get(f"/v1/events/{event_id}/attempts", headers=staff).json()["items"]
+    assert sorted((a["number"], a["outcome"], a["worker"]) for a in attempts) == [
+        (1, "interrupted", "worker-a"),
+        (2, "success", "worker-b"),
+    ]
