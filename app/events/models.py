@@ -143,5 +143,5 @@ class EmailAttempt(SQLModel, table=True):
     title: str = Field(max_length=300)
     attempted_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
-    outcome: str = Field(max_length=16, description="success, failure or interrupted")
+    outcome: str = Field(max_length=16, description="success or failure")
     error: str | None = Field(default=None, max_length=500)

@@ -113,7 +113,6 @@ def claim(
         return []
     now, wall_now = clock.now(), WALL_CLOCK.now()
     claimable = (
-        col(Delivery.id).in_(delivery_ids),
         col(Delivery.status) == "pending",
         # Still due: another pump run may have tried it since it was a candidate, and
         # scheduled its retry.
@@ -127,7 +126,7 @@ def claim(
             select(Delivery, Event, WebhookEndpoint)
             .join(Event, col(Event.id) == col(Delivery.event_id))
             .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(Delivery.endpoint_id))
-            .where(*claimable)
+            .where(col(Delivery.id).in_(delivery_ids), *claimable)
             .with_for_update(skip_locked=True, of=Delivery)
         ).all()
         if not found:
@@ -136,7 +135,7 @@ def claim(
         claimed_ids = set(
             session.execute(
                 update(Delivery)
-                .where(col(Delivery.id).in_([d.id for d, _, _ in found]), *claimable[1:])
+                .where(col(Delivery.id).in_([d.id for d, _, _ in found]), *claimable)
                 .values(
                     lease_owner=owner,
                     lease_expires_at=wall_now + lease,

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, cast
+from sqlalchemy import ColumnElement, String, cast
 from sqlmodel import Session, col, select
 
 from app.auth.service import Principal, acting_for
@@ -128,16 +128,19 @@ def get_subprocessor(session: Session, principal: Principal, sub_id: str) -> Sub
     return sub
 
 
+def _serves(client_id: str | None) -> ColumnElement[bool]:
+    """The sub-processor serves this client. Membership in the JSON list, the same SQL on both
+    backends: the list's text holds the quoted id (LIKE wildcards escaped)."""
+    return cast(col(SubProcessor.client_ids), String).contains(
+        json.dumps(client_id), autoescape=True
+    )
+
+
 def list_subprocessors(session: Session, principal: Principal, params: PageParams):
     statement = select(SubProcessor)
     if not principal.is_staff:
-        # Membership in the JSON list, the same SQL on both backends: the list's text holds
-        # the quoted id (LIKE wildcards escaped). Filtered before the page is cut, so pages
-        # are full.
-        member = json.dumps(principal.client_id)
-        statement = statement.where(
-            cast(col(SubProcessor.client_ids), String).contains(member, autoescape=True)
-        )
+        # In SQL, before the page is cut, so pages are full.
+        statement = statement.where(_serves(principal.client_id))
     return paginate(session, statement, SubProcessor, params)
 
 
@@ -237,7 +240,7 @@ def authorisation(
 def client_view(
     session: Session, clock: Clock, principal: Principal, client: Client
 ) -> list[ClientSubProcessor]:
-    subs = [s for s in session.exec(select(SubProcessor)) if client.id in s.client_ids]
+    subs = session.exec(select(SubProcessor).where(_serves(client.id))).all()
     found = []
     for sub in sorted(subs, key=lambda s: s.name):
         state, recipient, consent = authorisation(session, clock, sub, client)
