@@ -12,7 +12,7 @@ import pytest
 
 from tests.breaches.test_breaches import breach_body
 from tests.receiver import Answer, Receiver
-from tests.test_serve import dpa, serving
+from tests.server import dpa, serving
 
 pytestmark = pytest.mark.slow
 ENV = {
