@@ -102,6 +102,9 @@ class Pump:
         self.tasks: set[asyncio.Task[None]] = set()
         self.results: list[AttemptResult] = []
         self._flushing: asyncio.Task[None] | None = None
+        # Every pass (the worker's jobs, kicks, settle, close) takes this lock, so whoever
+        # waits on it knows the pass before it has committed what it claimed.
+        self._passing = asyncio.Lock()
         self._pending = False
         self._running = False
         self._closing = False
@@ -140,10 +143,13 @@ class Pump:
             await self.on_idle()
 
     async def _drain(self) -> None:
-        """Passes until one takes nothing."""
-        progressed = True
-        while progressed:
-            progressed = await self._pass()
+        """Passes until one takes nothing (or the pump is closing). A pass in progress elsewhere
+        is waited for: returning while it still holds a claim would report "nothing due" for
+        work that has not happened yet."""
+        async with self._passing:
+            progressed = True
+            while progressed and not self._closing:
+                progressed = await self._pass()
 
     async def _pass(self) -> bool:
         """Fire due timers and claim due deliveries once. True if anything was taken."""
@@ -290,11 +296,7 @@ class Pump:
     async def settle(self) -> None:
         """Run passes until nothing due is left and every attempt is recorded."""
         while True:
-            self._running = True
-            try:
-                await self._drain()
-            finally:
-                self._running = False
+            await self._drain()
             busy = [t for t in self.tasks if not t.done() and t is not asyncio.current_task()]
             if busy:
                 await asyncio.wait(busy)
@@ -310,8 +312,13 @@ class Pump:
                 return
 
     async def close(self) -> None:
-        """Stop claiming, let requests in flight finish (bounded by the timeout), record them."""
+        """Stop claiming, let the pass and the requests in flight finish (bounded by the
+        timeout), record them."""
         self._closing = True
+        # The pass in progress stops at its next turn, once it has fired what it claimed:
+        # cutting it off would leave a timer leased, and late by a lease, after a restart.
+        await self._passing.acquire()
+        self._passing.release()
         busy = [t for t in self.tasks if not t.done() and t is not asyncio.current_task()]
         if busy:
             await asyncio.wait(busy, timeout=TOTAL_TIMEOUT + 5)
