@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint format openapi bench drills clean
+.PHONY: install chromium run test lint format openapi bench drills stress clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,23 @@ run: install
 	$(BIN)/dpa migrate
 	$(BIN)/dpa serve --host $(HOST) --port $(PORT)
 
-test: install
+test: install chromium
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium (Playwright, no browser download). Installed here when
+# missing and we may (root, or sudo without a password); where not, those tests skip and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else sudo=no; fi; \
+	  if [ "$$sudo" != no ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Chromium for the browser tests (apt-get install chromium)"; \
+	    $$sudo apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
+	  fi; \
+	  command -v chromium >/dev/null 2>&1 || \
+	    echo "Chromium could not be installed: the browser tests will be skipped"; \
+	}
 
 lint: install
 	$(BIN)/ruff check app tests migrations bench
@@ -36,6 +51,10 @@ bench: install
 
 drills: install
 	$(BIN)/python -m bench.drills
+
+# The timer and wake-up tests 200 times each under CPU load; prints the failure count.
+stress: install
+	$(BIN)/python -m bench.stress --count 200
 
 openapi: install
 	$(BIN)/dpa openapi export

@@ -26,6 +26,7 @@ from app.clients.router import router as clients_router
 from app.clock import Clock, SystemClock
 from app.context import AppContext
 from app.db import make_engine
+from app.docs import install_docs
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
@@ -116,12 +117,15 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served from our own assets: install_docs below
+        redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
     )
     context.metrics = Metrics()
     context.metrics.watch_outbox(context.engine, context.clock)
     app.state.context = context
     install_error_handlers(app)
+    install_docs(app)
     app.add_middleware(RequestContextMiddleware, metrics=context.metrics)
     app.include_router(ops.router)
     app.include_router(clients_router)
