@@ -44,8 +44,6 @@ def main() -> None:
                 "-q",
                 "-p",
                 "no:cacheprovider",
-                "-p",
-                "pytest_repeat",
                 f"--count={options.count}",
                 *TESTS,
             ],
