@@ -5,7 +5,7 @@ Every rule that counts days calls this module."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -75,3 +75,24 @@ def earliest_audit_start(received: date, calendar: str) -> date:
     30th working day after it (art. 642): the audit may start the next working day."""
     last_notice_day = working_days_after(received, AUDIT_NOTICE_WORKING_DAYS, calendar)[-1]
     return next_working_day(last_notice_day, calendar)
+
+
+def objection_deadline(
+    arrived_at: datetime, window_days: int, calendar: str, timezone: str
+) -> datetime:
+    """Seed §2.8, SPEC §6: the last instant a client may object to a sub-processor change, as
+    French law counts a period of days: the day the notice arrived (in the client's time zone)
+    does not count (CPC art. 641), the period ends at 23:59:59 of its last day, and a last day
+    that is a Saturday, Sunday or public holiday of the client's calendar moves to the next
+    working day (art. 642). Answered in UTC."""
+    last_day = local_date(arrived_at, timezone) + timedelta(days=window_days)
+    if not is_working_day(last_day, calendar):
+        last_day = next_working_day(last_day, calendar)
+    end = datetime.combine(last_day, time(23, 59, 59), tzinfo=ZoneInfo(timezone))
+    return end.astimezone(ZoneInfo("UTC"))
+
+
+def within_deadline(moment: datetime, deadline: datetime) -> bool:
+    """Whether `moment` falls on or before a deadline given to the second (23:59:59 includes
+    the whole of its last second)."""
+    return moment < deadline + timedelta(seconds=1)

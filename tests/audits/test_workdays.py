@@ -3,11 +3,18 @@ on a 2026 and 2027 calendar."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from app.workdays import earliest_audit_start, is_working_day, local_date, working_days_after
+from app.workdays import (
+    earliest_audit_start,
+    is_working_day,
+    local_date,
+    objection_deadline,
+    within_deadline,
+    working_days_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,3 +56,76 @@ def test_working_days() -> None:
         date(2026, 5, 5),
         date(2026, 5, 6),
     ]
+
+
+PARIS = "Europe/Paris"
+
+
+@pytest.mark.parametrize(
+    ("arrived", "days", "calendar", "timezone", "expected", "why"),
+    [
+        (
+            "2026-03-06T10:00:00+01:00",
+            30,
+            "FR",
+            PARIS,
+            "2026-04-07T23:59:59+02:00",
+            "5 April is a Sunday, 6 April Easter Monday: Tuesday; summer time by then",
+        ),
+        (
+            "2026-03-02T09:00:00+01:00",
+            30,
+            "FR",
+            PARIS,
+            "2026-04-01T23:59:59+02:00",
+            "a Wednesday: no move",
+        ),
+        (
+            "2026-03-06T23:30:00+00:00",
+            30,
+            "FR",
+            PARIS,
+            "2026-04-07T23:59:59+02:00",
+            "23:30 UTC is already Saturday 7 March in Paris: 6 April is Easter Monday",
+        ),
+        (
+            "2026-04-01T12:00:00+02:00",
+            30,
+            "FR",
+            PARIS,
+            "2026-05-04T23:59:59+02:00",
+            "day 30 is 1 May, a Friday and a holiday: over the weekend to Monday 4 May",
+        ),
+        (
+            "2026-11-25T10:00:00+01:00",
+            30,
+            "FR-57",
+            PARIS,
+            "2026-12-28T23:59:59+01:00",
+            "Moselle: 25 December is a Friday, 26 December (Saturday) a holiday too",
+        ),
+        (
+            "2026-03-05T22:30:00-04:00",
+            10,
+            "FR",
+            "America/Martinique",
+            "2026-03-16T23:59:59-04:00",
+            "Thursday evening in Martinique: day 10 is Sunday 15, moved to Monday 16",
+        ),
+    ],
+)
+def test_objection_deadline(
+    arrived: str, days: int, calendar: str, timezone: str, expected: str, why: str
+) -> None:
+    deadline = objection_deadline(datetime.fromisoformat(arrived), days, calendar, timezone)
+    assert deadline == datetime.fromisoformat(expected), why
+    assert deadline.utcoffset() == timedelta(0)  # answered in UTC
+
+
+def test_the_whole_last_day_is_within_the_deadline() -> None:
+    deadline = objection_deadline(
+        datetime.fromisoformat("2026-03-06T10:00:00+01:00"), 30, "FR", PARIS
+    )
+    assert within_deadline(datetime.fromisoformat("2026-04-07T16:00:00+02:00"), deadline)
+    assert within_deadline(datetime.fromisoformat("2026-04-07T23:59:59.999+02:00"), deadline)
+    assert not within_deadline(datetime.fromisoformat("2026-04-08T00:00:01+02:00"), deadline)
