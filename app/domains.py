@@ -4,4 +4,5 @@ every process that runs a worker."""
 import app.audits.flows
 import app.breaches.flows
 import app.instructions.flows
+import app.notices.flows
 import app.subprocessors.flows  # noqa: F401

@@ -14,6 +14,7 @@ from app.events.models import (
 )
 from app.idempotency import IdempotencyRecord
 from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
+from app.notices.models import Notice
 from app.subprocessors.models import ChangeNotice, ChangeRecipient, SubProcessor, TransferConsent
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "InstructionVersion",
+    "Notice",
     "SecurityException",
     "SubProcessor",
     "Timer",

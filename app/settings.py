@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     breach_escalation_minutes: int = Field(
         15, ge=1, description="Escalate to SCR staff when no client endpoint answered 2xx by then."
     )
+    notice_escalation_hours: int = Field(
+        24,
+        ge=1,
+        description="Escalate a non-urgent notice (sub-processor change, audit decision) to SCR "
+        "staff when it has not reached the client by then.",
+    )
     smtp_host: str | None = Field(None, description="E-mail fallback server; off when unset.")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = Field("dpa-service@localhost", description="Sender of fallback e-mails.")

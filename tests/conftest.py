@@ -247,3 +247,20 @@ def mailbox() -> Iterator[Mailbox]:
     controller.start()
     yield box
     controller.stop()
+
+
+@pytest.fixture
+def mailing_app(settings: Settings, clock: MovableClock, mailbox: Mailbox) -> Iterator[FastAPI]:
+    """The app with its worker, sending its e-mail fallback to a real SMTP server on loopback."""
+    mailing = settings.model_copy(
+        update={
+            "worker_enabled": True,
+            "smtp_host": mailbox.host,
+            "smtp_port": mailbox.port,
+            "smtp_from": "dpa@scr.example",
+        }
+    )
+    app = create_app(mailing, clock, bootstrap=False)
+    with TestClient(app) as client:
+        app.state.client = client
+        yield app

@@ -19,7 +19,7 @@ from app.audits.schemas import (
 )
 from app.auth.dependencies import PrincipalDep
 from app.clients.dependencies import StaffClientDep, VisibleClientDep
-from app.context import ClockDep
+from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import RuleViolation, field_errors, problem_responses
 from app.pagination import Page, PageDep, page_of
@@ -37,11 +37,12 @@ def request_audit(
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Any:
     """Seed §2.5: at least 30 working days' notice in the client's calendar; a shorter one is
     refused with the `earliest_start`, unless on an emergency basis: a proven or probable
     breach (then `pending_agreement` until SCR staff agree) or a judge's order (accepted)."""
-    return service.request_audit(session, clock, principal, client, data)
+    return service.request_audit(session, clock, settings, principal, client, data)
 
 
 @router.get("", summary="List a client's audits", response_model=Page[AuditPublic])
@@ -70,10 +71,11 @@ def accept(
     client: StaffClientDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     data: AuditDecision | None = None,
 ) -> Any:
     audit = service.get_audit(session, client, audit_id)
-    return service.accept(session, clock, audit, data.reason if data else None)
+    return service.accept(session, clock, settings, audit, data.reason if data else None)
 
 
 @router.post(
@@ -87,10 +89,11 @@ def reject(
     client: StaffClientDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     data: AuditDecision | None = None,
 ) -> Any:
     audit = service.get_audit(session, client, audit_id)
-    return service.reject(session, clock, audit, data.reason if data else None)
+    return service.reject(session, clock, settings, audit, data.reason if data else None)
 
 
 @router.post(
@@ -105,11 +108,12 @@ def schedule(
     client: StaffClientDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Any:
     """A penetration test needs the tripartite agreement: testing organisation, a test window
     inside the audit dates, the nature of the tests and the liability release."""
     audit = service.get_audit(session, client, audit_id)
-    return service.schedule(session, clock, client, audit, data)
+    return service.schedule(session, clock, settings, client, audit, data)
 
 
 @router.post(
@@ -137,9 +141,10 @@ def cancel(
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Any:
     audit = service.get_audit(session, client, audit_id)
-    return service.cancel(session, clock, principal, audit)
+    return service.cancel(session, clock, settings, principal, audit)
 
 
 CalendarQuery = Annotated[

@@ -25,7 +25,9 @@ from app.errors import Conflict, Forbidden, NotFound, RuleViolation, field_error
 from app.events import service as events
 from app.events import timers
 from app.ids import new_id
+from app.notices import service as notices
 from app.pagination import PageParams, paginate
+from app.settings import Settings
 
 NOTICE_RULE = "audit-notice-30-working-days"
 REMINDER = "audit.reminder"
@@ -45,7 +47,12 @@ def _notice_violation(audit_start: Any, earliest: Any, field: str) -> RuleViolat
 
 
 def request_audit(
-    session: Session, clock: Clock, principal: Principal, client: Client, data: AuditCreate
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    principal: Principal,
+    client: Client,
+    data: AuditCreate,
 ) -> Audit:
     now = clock.now()
     received = workdays.local_date(now, client.timezone)
@@ -96,10 +103,31 @@ def request_audit(
     session.flush()
     events.emit(session, clock, "audit.requested", audit.id, _message(audit), client_id=None)
     if status is AuditStatus.accepted:
-        events.emit(
-            session, clock, "audit.accepted", audit.id, _message(audit), client_id=client.id
-        )
+        _tell(session, clock, settings, audit, "audit.accepted", _message(audit))
     return audit
+
+
+def _tell(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    audit: Audit,
+    event_type: str,
+    data: dict[str, Any],
+) -> None:
+    """A decision on the client's audit is a notice (SPEC §8.4): e-mailed and escalated to
+    staff after DPA_NOTICE_ESCALATION_HOURS when no endpoint of the client answers."""
+    notices.send(
+        session,
+        clock,
+        kind="audit",
+        subject=audit.id,
+        client_id=audit.client_id,
+        event_type=event_type,
+        event_subject=audit.id,
+        data=data,
+        escalate_after=timedelta(hours=settings.notice_escalation_hours),
+    )
 
 
 def _message(audit: Audit, **extra: Any) -> dict[str, Any]:
@@ -145,7 +173,9 @@ def _move(
     session.add(audit)
 
 
-def accept(session: Session, clock: Clock, audit: Audit, reason: str | None) -> Audit:
+def accept(
+    session: Session, clock: Clock, settings: Settings, audit: Audit, reason: str | None
+) -> Audit:
     """SCR staff accept; for a shorter emergency notice this is the mutual agreement."""
     _move(
         session,
@@ -155,13 +185,13 @@ def accept(session: Session, clock: Clock, audit: Audit, reason: str | None) -> 
         AuditStatus.accepted,
     )
     audit.decision_reason = reason
-    events.emit(
-        session, clock, "audit.accepted", audit.id, _message(audit), client_id=audit.client_id
-    )
+    _tell(session, clock, settings, audit, "audit.accepted", _message(audit))
     return audit
 
 
-def reject(session: Session, clock: Clock, audit: Audit, reason: str | None) -> Audit:
+def reject(
+    session: Session, clock: Clock, settings: Settings, audit: Audit, reason: str | None
+) -> Audit:
     _move(
         session,
         clock,
@@ -170,19 +200,17 @@ def reject(session: Session, clock: Clock, audit: Audit, reason: str | None) -> 
         AuditStatus.rejected,
     )
     audit.decision_reason = reason
-    events.emit(
-        session,
-        clock,
-        "audit.rejected",
-        audit.id,
-        _message(audit, reason=reason),
-        client_id=audit.client_id,
-    )
+    _tell(session, clock, settings, audit, "audit.rejected", _message(audit, reason=reason))
     return audit
 
 
 def schedule(
-    session: Session, clock: Clock, client: Client, audit: Audit, data: AuditSchedule
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    client: Client,
+    audit: Audit,
+    data: AuditSchedule,
 ) -> Audit:
     if data.end < data.start:
         raise RuleViolation(
@@ -218,9 +246,7 @@ def schedule(
         audit.liability_release = agreement.liability_release
     _move(session, clock, audit, {AuditStatus.accepted}, AuditStatus.scheduled)
     audit.scheduled_start, audit.scheduled_end = data.start, data.end
-    events.emit(
-        session, clock, "audit.scheduled", audit.id, _message(audit), client_id=audit.client_id
-    )
+    _tell(session, clock, settings, audit, "audit.scheduled", _message(audit))
     starts_at = datetime.combine(data.start, time(9, 0), ZoneInfo(client.timezone))
     timers.cancel(session, clock, subject=audit.id, kinds=[REMINDER])
     timers.schedule(
@@ -243,14 +269,18 @@ def complete(session: Session, clock: Clock, audit: Audit) -> Audit:
     return audit
 
 
-def cancel(session: Session, clock: Clock, principal: Principal, audit: Audit) -> Audit:
+def cancel(
+    session: Session, clock: Clock, settings: Settings, principal: Principal, audit: Audit
+) -> Audit:
     if not principal.is_staff and audit.status == AuditStatus.rejected.value:
         raise Forbidden("A rejected audit cannot be cancelled.")
     _move(session, clock, audit, set(AuditStatus) - FINAL, AuditStatus.cancelled)
     timers.cancel(session, clock, subject=audit.id)
     # The other side is told: a client's cancellation goes to SCR, SCR's to the client.
-    audience = audit.client_id if principal.is_staff else None
-    events.emit(session, clock, "audit.cancelled", audit.id, _message(audit), client_id=audience)
+    if principal.is_staff:
+        _tell(session, clock, settings, audit, "audit.cancelled", _message(audit))
+    else:
+        events.emit(session, clock, "audit.cancelled", audit.id, _message(audit), client_id=None)
     return audit
 
 

@@ -12,6 +12,12 @@ def notify_deadline(aware_at: datetime) -> datetime:
     return aware_at + NOTIFY_WINDOW
 
 
+def event_deadline(occurred_at: datetime | None) -> datetime | None:
+    """Seed §2.6 words it "within 72 hours following the event": when the moment of the breach
+    is known, the contract's own deadline runs from it (the timer stays on aware_at, Art. 33)."""
+    return occurred_at + NOTIFY_WINDOW if occurred_at is not None else None
+
+
 def controller_deadline(notified_at: datetime) -> datetime:
     """The client's own 72 hours towards its supervisory authority (Art. 33(1)), for its
     information: they run from when it was told."""
@@ -24,10 +30,6 @@ def reminder_times(aware_at: datetime, hours: list[int], now: datetime) -> list[
     return [
         aware_at + timedelta(hours=h) for h in sorted(hours) if aware_at + timedelta(hours=h) > now
     ]
-
-
-def escalation_time(notifying_since: datetime, minutes: int) -> datetime:
-    return notifying_since + timedelta(minutes=minutes)
 
 
 def seconds_left(deadline: datetime, now: datetime) -> int:

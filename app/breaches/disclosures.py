@@ -4,22 +4,33 @@ is released the moment the prohibition is lifted."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.auth.service import Principal
 from app.breaches.models import DisclosureRequest
 from app.breaches.schemas import DisclosureCreate
 from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
-from app.events import service as events
 from app.ids import new_id
+from app.notices import service as notices
+from app.notices.models import Notice
 from app.pagination import PageParams, paginate
+from app.settings import Settings
+
+NOTICE_KIND = "disclosure_request"
+HELD, PENDING, NOTIFIED = "held", "pending", "notified"
 
 
 def create(
-    session: Session, clock: Clock, principal: Principal, client_id: str, data: DisclosureCreate
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    principal: Principal,
+    client_id: str,
+    data: DisclosureCreate,
 ) -> DisclosureRequest:
     now = clock.now()
     if data.received_at > now:
@@ -31,7 +42,7 @@ def create(
     request = DisclosureRequest(
         id=new_id("dis"),
         client_id=client_id,
-        status="held" if data.notification_prohibited else "notified",
+        status=HELD if data.notification_prohibited else PENDING,
         created_by=principal.key_id,
         created_at=now,
         **data.model_dump(),
@@ -39,21 +50,32 @@ def create(
     session.add(request)
     session.flush()
     if not data.notification_prohibited:
-        _tell(session, clock, request)
+        _tell(session, clock, settings, request)
     return request
 
 
-def _tell(session: Session, clock: Clock, request: DisclosureRequest) -> None:
-    request.notified_at = clock.now()
-    session.add(request)
-    events.emit(
+def _tell(session: Session, clock: Clock, settings: Settings, request: DisclosureRequest) -> None:
+    """The client must be told at once (seed §2.5): a notice, `pending` until it arrives,
+    escalated to staff and e-mailed like a breach notice when no endpoint answers."""
+    notices.send(
         session,
         clock,
-        "disclosure_request.received",
-        request.id,
-        _message(request),
+        kind=NOTICE_KIND,
+        subject=request.id,
         client_id=request.client_id,
+        event_type="disclosure_request.received",
+        event_subject=request.id,
+        data=_message(request),
+        escalate_after=timedelta(minutes=settings.breach_escalation_minutes),
     )
+
+
+@notices.on_notified(NOTICE_KIND)
+def on_notified(session: Session, clock: Clock, notice: Notice) -> None:
+    request = session.get(DisclosureRequest, notice.subject)
+    if request is not None and request.notified_at is None:
+        request.notified_at, request.status = notice.notified_at, NOTIFIED
+        session.add(request)
 
 
 def _message(request: DisclosureRequest) -> dict[str, Any]:
@@ -69,24 +91,48 @@ def _message(request: DisclosureRequest) -> dict[str, Any]:
 
 
 def lift_prohibition(
-    session: Session, clock: Clock, request: DisclosureRequest
+    session: Session, clock: Clock, settings: Settings, request: DisclosureRequest
 ) -> DisclosureRequest:
-    if request.status != "held":
+    if request.status != HELD:
         raise Conflict(f"Disclosure request {request.id} is not held; the client was told.")
     request.prohibition_lifted_at = clock.now()
-    request.status = "notified"
-    _tell(session, clock, request)
+    request.status = PENDING
+    _tell(session, clock, settings, request)
     session.flush()
     return request
 
 
-def get(session: Session, client_id: str, request_id: str) -> DisclosureRequest:
+def acknowledge(
+    session: Session, clock: Clock, principal: Principal, request: DisclosureRequest
+) -> DisclosureRequest:
+    """The client confirms it has been told: that proves receipt (SPEC §8.4)."""
+    if request.status == HELD:
+        raise NotFound("disclosure request", request.id)
+    acknowledged = notices.acknowledge(
+        session, clock, subject=request.id, client_id=request.client_id, by=principal.key_id
+    )
+    if not acknowledged:
+        raise Conflict(f"Disclosure request {request.id} was already acknowledged.")
+    session.flush()
+    return request
+
+
+def get(
+    session: Session, principal: Principal, client_id: str, request_id: str
+) -> DisclosureRequest:
+    """A client sees its requests once released, never while held (the law forbids telling)."""
     request = session.get(DisclosureRequest, request_id)
-    if request is None or request.client_id != client_id:
+    if (
+        request is None
+        or request.client_id != client_id
+        or (not principal.is_staff and request.status == HELD)
+    ):
         raise NotFound("disclosure request", request_id)
     return request
 
 
-def list_for(session: Session, client_id: str, params: PageParams):
+def list_for(session: Session, principal: Principal, client_id: str, params: PageParams):
     statement = select(DisclosureRequest).where(DisclosureRequest.client_id == client_id)
+    if not principal.is_staff:
+        statement = statement.where(col(DisclosureRequest.status) != HELD)
     return paginate(session, statement, DisclosureRequest, params)

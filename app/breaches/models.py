@@ -55,7 +55,6 @@ class BreachNotice(SQLModel, table=True):
     notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: str | None = Field(default=None, max_length=40)
-    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deadline_missed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     delay_reason: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -147,8 +147,9 @@ def add_update(
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Any:
-    service.add_update(session, clock, principal, breach, data)
+    service.add_update(session, clock, settings, principal, breach, data)
     return service.view(session, clock, principal, breach)
 
 
@@ -211,27 +212,57 @@ def create_disclosure(
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Any:
     """Seed §2.5: the client is told at once (`disclosure_request.received`, urgent), unless
     `notification_prohibited`: then the request is held and logged until the prohibition is
-    lifted."""
-    return disclosures.create(session, clock, principal, client.id, data)
+    lifted. The request is `pending` until the notice reaches the client (a 2xx from one of its
+    endpoints, its contacts' mail server accepting the e-mail, or its acknowledgement), then
+    `notified`."""
+    return disclosures.create(session, clock, settings, principal, client.id, data)
 
 
 @disclosures_router.get(
-    "", summary="List a client's disclosure requests (staff)", response_model=Page[DisclosurePublic]
+    "",
+    summary="List a client's disclosure requests (a client: those released to it)",
+    response_model=Page[DisclosurePublic],
 )
-def list_disclosures(client: StaffClientDep, session: SessionDep, params: PageDep) -> Any:
-    return page_of(DisclosurePublic, *disclosures.list_for(session, client.id, params))
+def list_disclosures(
+    client: VisibleClientDep, principal: PrincipalDep, session: SessionDep, params: PageDep
+) -> Any:
+    return page_of(DisclosurePublic, *disclosures.list_for(session, principal, client.id, params))
 
 
 @disclosures_router.get(
-    "/{disclosure_id}", summary="Get a disclosure request (staff)", response_model=DisclosurePublic
+    "/{disclosure_id}",
+    summary="Get a disclosure request (a client: once released to it)",
+    response_model=DisclosurePublic,
 )
 def get_disclosure(
-    disclosure_id: DisclosureIdPath, client: StaffClientDep, session: SessionDep
+    disclosure_id: DisclosureIdPath,
+    client: VisibleClientDep,
+    principal: PrincipalDep,
+    session: SessionDep,
 ) -> Any:
-    return disclosures.get(session, client.id, disclosure_id)
+    return disclosures.get(session, principal, client.id, disclosure_id)
+
+
+@disclosures_router.post(
+    "/{disclosure_id}/acknowledge",
+    summary="Confirm the client has been told (client, or staff on its behalf)",
+    response_model=DisclosurePublic,
+    responses=problem_responses(409),
+)
+def acknowledge_disclosure(
+    disclosure_id: DisclosureIdPath,
+    client: VisibleClientDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Any:
+    """An acknowledgement proves receipt: a request still `pending` becomes `notified`."""
+    request = disclosures.get(session, principal, client.id, disclosure_id)
+    return disclosures.acknowledge(session, clock, principal, request)
 
 
 @disclosures_router.post(
@@ -241,7 +272,12 @@ def get_disclosure(
     responses=problem_responses(409),
 )
 def lift_prohibition(
-    disclosure_id: DisclosureIdPath, client: StaffClientDep, session: SessionDep, clock: ClockDep
+    disclosure_id: DisclosureIdPath,
+    client: StaffClientDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> Any:
-    request = disclosures.get(session, client.id, disclosure_id)
-    return disclosures.lift_prohibition(session, clock, request)
+    request = disclosures.get(session, principal, client.id, disclosure_id)
+    return disclosures.lift_prohibition(session, clock, settings, request)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -109,13 +110,22 @@ class DelayReason(BaseModel):
 
 class NoticePublic(BaseModel):
     client_id: str
+    state: Literal["pending", "notified"] = Field(
+        description="`notified` only once the notice reached the client (SPEC §8.4)."
+    )
     notify_deadline: datetime
     seconds_to_notify_deadline: int = Field(description="Negative once the deadline has passed.")
     notified_at: datetime | None = Field(
-        description="First 2xx from one of the client's endpoints."
+        description="The first of: a 2xx from one of the client's endpoints, the client's "
+        "contacts' mail server accepting the e-mail, the client's acknowledgement."
     )
+    notified_via: Literal["webhook", "email", "acknowledgement"] | None
     controller_deadline: datetime | None = Field(
         description="notified_at + 72 h: the client's own deadline towards its authority."
+    )
+    late_against_event: bool = Field(
+        description="Reached the client after event_deadline (seed §2.6: 72 hours following "
+        "the event); closing then needs a reason for the delay."
     )
     acknowledged_at: datetime | None
     escalated_at: datetime | None
@@ -136,6 +146,11 @@ class BreachPublic(Art33Content):
     closed_at: datetime | None
     reported_by_client_id: str | None = Field(
         description="Set when the client reported it to SCR; null: SCR notified its clients."
+    )
+    event_deadline: datetime | None = Field(
+        default=None,
+        description="occurred_at + 72 h, when occurred_at is known (seed §2.6: 72 hours "
+        "following the event). The timer itself runs on aware_at (Art. 33).",
     )
     staff_acknowledged_at: datetime | None = Field(
         description="When SCR staff acknowledged a client's report."
@@ -193,7 +208,12 @@ class DisclosurePublic(BaseModel):
     data_requested: str
     notification_prohibited: bool
     prohibition_legal_basis: str | None
-    status: str = Field(description="held (prohibited from telling) or notified")
-    notified_at: datetime | None
+    status: Literal["held", "pending", "notified"] = Field(
+        description="held (the law forbids telling the client), pending (told, not yet "
+        "received: no 2xx, accepted e-mail or acknowledgement yet) or notified"
+    )
+    notified_at: datetime | None = Field(
+        description="When the notice reached the client (SPEC §8.4); null while pending."
+    )
     prohibition_lifted_at: datetime | None
     created_at: datetime

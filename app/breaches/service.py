@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -23,15 +23,17 @@ from app.breaches.schemas import (
 from app.clients import service as clients_service
 from app.clock import Clock
 from app.errors import Conflict, Forbidden, NotFound, RuleViolation, field_errors
-from app.events import email, retry, timers
 from app.events import service as events
+from app.events import timers
 from app.ids import new_id
+from app.notices import service as notices
+from app.notices.models import Notice
 from app.pagination import PageParams, paginate
 from app.settings import Settings
 
-REMINDER, ESCALATION, DEADLINE = "breach.reminder", "breach.escalation", "breach.deadline"
+REMINDER, DEADLINE = "breach.reminder", "breach.deadline"
 STAFF_REMINDER = "breach.staff_reminder"
-EMAIL = "breach.email"
+NOTICE_KIND = "breach"
 
 
 def create_breach(
@@ -143,9 +145,7 @@ def _notify(
         created_at=now,
     )
     session.add(notice)
-    events.emit(
-        session, clock, "breach.notified", breach.id, _message(breach, notice), client_id=client_id
-    )
+    _tell(session, settings, clock, breach, notice, "breach.notified", _message(breach, notice))
     for due_at in deadlines.reminder_times(breach.aware_at, settings.breach_reminder_hours, now):
         timers.schedule(
             session, clock, kind=REMINDER, subject=notice.id, due_at=due_at, client_id=client_id
@@ -159,38 +159,31 @@ def _notify(
         due_at=notice.notify_deadline,
         client_id=client_id,
     )
-    if events.has_receiver(session, client_id, "breach.notified"):
-        timers.schedule(
-            session,
-            clock,
-            kind=ESCALATION,
-            subject=notice.id,
-            client_id=client_id,
-            due_at=deadlines.escalation_time(now, settings.breach_escalation_minutes),
-        )
-    else:
-        _escalate(session, clock, breach, notice, "the client has no endpoint for breach events")
     return notice
 
 
-def _email_soon(
+def _tell(
     session: Session,
+    settings: Settings,
     clock: Clock,
+    breach: Breach,
     notice: BreachNotice,
-    attempt: int = 0,
-    due_at: datetime | None = None,
-    first_at: datetime | None = None,
-) -> None:
-    """The e-mail fallback, as a timer: durable, retried on the urgent schedule."""
-    now = clock.now()
-    timers.schedule(
+    event_type: str,
+    data: dict[str, Any],
+) -> Notice:
+    """Every breach message to a client is a notice: escalated to staff and e-mailed when no
+    endpoint of the client answers 2xx within the escalation delay (SPEC §8.1, §8.4)."""
+    return notices.send(
         session,
         clock,
-        kind=EMAIL,
+        kind=NOTICE_KIND,
         subject=notice.id,
-        due_at=due_at or now,
         client_id=notice.client_id,
-        payload={"attempt": attempt, "first_at": (first_at or now).isoformat()},
+        event_type=event_type,
+        event_subject=breach.id,
+        data=data,
+        escalate_after=timedelta(minutes=settings.breach_escalation_minutes),
+        escalation_type="breach.escalated",
     )
 
 
@@ -202,22 +195,6 @@ def _message(breach: Breach, notice: BreachNotice, **extra: Any) -> dict[str, An
         "notify_deadline": notice.notify_deadline.isoformat(),
         **extra,
     }
-
-
-def _escalate(
-    session: Session, clock: Clock, breach: Breach, notice: BreachNotice, reason: str
-) -> None:
-    """Tell SCR staff, and send the notice by e-mail to the client's DPO and security contacts."""
-    notice.escalated_at = clock.now()
-    session.add(notice)
-    _email_soon(session, clock, notice)
-    data = {
-        "breach_id": breach.id,
-        "client_id": notice.client_id,
-        "reason": reason,
-        "notify_deadline": notice.notify_deadline.isoformat(),
-    }
-    events.emit(session, clock, "breach.escalated", breach.id, data, client_id=None)
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -254,6 +231,7 @@ def _own_notice(session: Session, principal: Principal, breach_id: str) -> Breac
 
 def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -> BreachPublic:
     now = clock.now()
+    event_deadline = deadlines.event_deadline(breach.occurred_at)
     notices = [
         n
         for n in _notices(session, breach.id)
@@ -273,22 +251,43 @@ def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -
         closed_at=breach.closed_at,
         reported_by_client_id=breach.reported_by_client_id,
         staff_acknowledged_at=breach.staff_acknowledged_at,
-        notices=[
-            NoticePublic(
-                client_id=n.client_id,
-                notify_deadline=n.notify_deadline,
-                seconds_to_notify_deadline=deadlines.seconds_left(n.notify_deadline, now),
-                notified_at=n.notified_at,
-                controller_deadline=(
-                    deadlines.controller_deadline(n.notified_at) if n.notified_at else None
-                ),
-                acknowledged_at=n.acknowledged_at,
-                escalated_at=n.escalated_at,
-                deadline_missed_at=n.deadline_missed_at,
-                delay_reason=n.delay_reason,
-            )
-            for n in notices
-        ],
+        event_deadline=event_deadline,
+        notices=[_notice_view(session, n, event_deadline, now) for n in notices],
+    )
+
+
+def _notice_view(
+    session: Session, notice: BreachNotice, event_deadline: datetime | None, now: datetime
+) -> NoticePublic:
+    sent = notices.of_subject(session, notice.id)
+    escalations = [n.escalated_at for n in sent if n.escalated_at is not None]
+    return NoticePublic(
+        client_id=notice.client_id,
+        state="notified" if notice.notified_at else "pending",
+        notify_deadline=notice.notify_deadline,
+        seconds_to_notify_deadline=deadlines.seconds_left(notice.notify_deadline, now),
+        notified_at=notice.notified_at,
+        notified_via=next(
+            (n.notified_via for n in sent if n.notified_at == notice.notified_at), None
+        ),
+        controller_deadline=(
+            deadlines.controller_deadline(notice.notified_at) if notice.notified_at else None
+        ),
+        late_against_event=_late_against_event(notice, event_deadline),
+        acknowledged_at=notice.acknowledged_at,
+        escalated_at=min(escalations) if escalations else None,
+        deadline_missed_at=notice.deadline_missed_at,
+        delay_reason=notice.delay_reason,
+    )
+
+
+def _late_against_event(notice: BreachNotice, event_deadline: datetime | None) -> bool:
+    """Seed §2.6 counts 72 hours "following the event": a notice that reached the client after
+    occurred_at + 72 h is late against the contract, even when it met the Art. 33 deadline."""
+    return (
+        event_deadline is not None
+        and notice.notified_at is not None
+        and notice.notified_at > event_deadline
     )
 
 
@@ -394,6 +393,9 @@ def acknowledge(
     notice.acknowledged_at, notice.acknowledged_by = now, principal.key_id
     session.add(notice)
     timers.cancel(session, clock, subject=notice.id, kinds=[REMINDER])
+    # An acknowledgement proves receipt: a notice no channel had got through yet is notified
+    # now, and its deadline and escalation stop (SPEC §8.4).
+    notices.acknowledge(session, clock, subject=notice.id, client_id=target, by=principal.key_id)
     events.emit(
         session,
         clock,
@@ -435,7 +437,12 @@ def _staff_acknowledge(
 
 
 def add_update(
-    session: Session, clock: Clock, principal: Principal, breach: Breach, data: BreachUpdateCreate
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    principal: Principal,
+    breach: Breach,
+    data: BreachUpdateCreate,
 ) -> Breach:
     """Art. 33(4): information in phases. Every affected client gets breach.updated."""
     _require_open(breach)
@@ -459,14 +466,8 @@ def add_update(
     )
     session.flush()
     for notice in _notices(session, breach.id):
-        events.emit(
-            session,
-            clock,
-            "breach.updated",
-            breach.id,
-            _message(breach, notice, changes=changes, note=data.note),
-            client_id=notice.client_id,
-        )
+        message = _message(breach, notice, changes=changes, note=data.note)
+        _tell(session, settings, clock, breach, notice, "breach.updated", message)
     return breach
 
 
@@ -489,13 +490,19 @@ def record_delay_reason(
 def close(session: Session, clock: Clock, breach: Breach) -> Breach:
     """Closing needs a recorded reason for every missed deadline (the CNIL asks for it)."""
     _require_open(breach)
-    notices = _notices(session, breach.id)
-    missing = [n.client_id for n in notices if n.deadline_missed_at and not n.delay_reason]
+    parts = _notices(session, breach.id)
+    event_deadline = deadlines.event_deadline(breach.occurred_at)
+    missing = [
+        n.client_id
+        for n in parts
+        if (n.deadline_missed_at or _late_against_event(n, event_deadline)) and not n.delay_reason
+    ]
     if missing:
         raise RuleViolation(
             "breach-delay-reason",
-            "The 72-hour deadline was missed for some clients; record the reason for the delay "
-            "(POST …/delay-reasons) before closing.",
+            "The 72 hours (from awareness, or from the event when occurred_at is known) were "
+            "missed for some clients; record the reason for the delay (POST …/delay-reasons) "
+            "before closing.",
             clients_without_reason=missing,
         )
     now = clock.now()
@@ -511,8 +518,9 @@ def close(session: Session, clock: Clock, breach: Breach) -> Breach:
             _report(breach, closed_at=now.isoformat()),
             client_id=breach.reported_by_client_id,
         )
-    for notice in notices:
+    for notice in parts:
         timers.cancel(session, clock, subject=notice.id)
+        notices.cancel(session, clock, subject=notice.id)
         events.emit(
             session,
             clock,
@@ -534,7 +542,9 @@ def _notice_and_breach(session: Session, notice_id: str) -> tuple[BreachNotice, 
     return (notice, breach) if notice and breach else None
 
 
-def on_reminder(session: Session, clock: Clock, subject: str, due_at: datetime) -> None:
+def on_reminder(
+    session: Session, clock: Clock, settings: Settings, subject: str, due_at: datetime
+) -> None:
     found = _notice_and_breach(session, subject)
     if found is None:
         return
@@ -542,14 +552,8 @@ def on_reminder(session: Session, clock: Clock, subject: str, due_at: datetime) 
     if notice.acknowledged_at or breach.status == BreachStatus.closed:
         return  # no longer relevant: it does not fire
     hours = round((due_at - breach.aware_at).total_seconds() / 3600)
-    events.emit(
-        session,
-        clock,
-        "breach.reminder",
-        breach.id,
-        _message(breach, notice, reminder_hours_after_aware=hours),
-        client_id=notice.client_id,
-    )
+    message = _message(breach, notice, reminder_hours_after_aware=hours)
+    _tell(session, settings, clock, breach, notice, "breach.reminder", message)
 
 
 def on_staff_reminder(session: Session, clock: Clock, breach_id: str, due_at: datetime) -> None:
@@ -565,21 +569,6 @@ def on_staff_reminder(session: Session, clock: Clock, breach_id: str, due_at: da
         _report(breach, reminder_hours_after_aware=hours),
         client_id=None,
     )
-
-
-def on_escalation(session: Session, clock: Clock, subject: str) -> None:
-    found = _notice_and_breach(session, subject)
-    if found is None:
-        return
-    notice, breach = found
-    if notice.notified_at is None and notice.escalated_at is None:
-        _escalate(
-            session,
-            clock,
-            breach,
-            notice,
-            "no endpoint of the client answered 2xx within the escalation delay",
-        )
 
 
 def on_deadline(session: Session, clock: Clock, subject: str) -> None:
@@ -603,64 +592,18 @@ def on_deadline(session: Session, clock: Clock, subject: str) -> None:
     )
 
 
-def on_email(
-    session: Session, clock: Clock, settings: Settings, notice_id: str, payload: dict[str, Any]
-) -> None:
-    found = _notice_and_breach(session, notice_id)
-    if found is None:
+@notices.on_notified(NOTICE_KIND)
+def on_notified(session: Session, clock: Clock, sent: Notice) -> None:
+    """One of the client's breach messages reached it (each carries the whole Art. 33(3)
+    content): the first sets notified_at, and the deadline timer stops. Reminders go on until
+    the client acknowledges."""
+    notice = session.get(BreachNotice, sent.subject)
+    if notice is None or notice.notified_at is not None:
         return
-    notice, breach = found
-    if notice.notified_at or notice.acknowledged_at or breach.status == BreachStatus.closed:
-        return  # a webhook got through meanwhile, or it is over
-    message = _message(breach, notice)
-    title = (
-        f"[dpa-service] Personal data breach {breach.id}: notify by "
-        f"{notice.notify_deadline.isoformat()}"
-    )
-    body = "\n".join(f"{key}: {value}" for key, value in message.items())
-    attempt = email.send(
-        session,
-        clock,
-        settings,
-        subject=breach.id,
-        client_id=notice.client_id,
-        recipients=clients_service.notice_recipients(session, notice.client_id),
-        title=title,
-        body=body,
-    )
-    if attempt.outcome == "success":
-        # The designated contacts have it (seed §2.6): that is a notification.
-        _notified(session, clock, notice, attempt.attempted_at)
-        return
-    first_at = datetime.fromisoformat(payload.get("first_at", clock.now().isoformat()))
-    retry_at = retry.next_retry(
-        urgent=True,
-        retry_index=int(payload.get("attempt", 0)),
-        first_attempt_at=first_at,
-        now=clock.now(),
-    )
-    if retry_at is not None:
-        _email_soon(session, clock, notice, int(payload.get("attempt", 0)) + 1, retry_at, first_at)
-
-
-def on_notice_delivered(
-    session: Session, clock: Clock, delivered_at: datetime, breach_id: str, client_id: str
-) -> None:
-    notice = session.exec(
-        select(BreachNotice).where(
-            BreachNotice.breach_id == breach_id, BreachNotice.client_id == client_id
-        )
-    ).first()
-    if notice is not None and notice.notified_at is None:
-        _notified(session, clock, notice, delivered_at)
-
-
-def _notified(session: Session, clock: Clock, notice: BreachNotice, notified_at: datetime) -> None:
-    """The client has the notice: its deadline and escalation timers stop (reminders go on
-    until it acknowledges)."""
-    notice.notified_at = notified_at
+    assert sent.notified_at is not None
+    notice.notified_at = sent.notified_at
     session.add(notice)
-    timers.cancel(session, clock, subject=notice.id, kinds=[DEADLINE, ESCALATION])
+    timers.cancel(session, clock, subject=notice.id, kinds=[DEADLINE])
 
 
 def concerns_client(session: Session, breach_id: str, client_id: str) -> bool:

@@ -98,8 +98,9 @@ def current_dpo(session: Session, client_id: str) -> Contact | None:
 
 
 def notice_recipients(session: Session, client_id: str) -> list[str]:
-    """Where urgent notices go by e-mail: the current DPO and security contacts (seed §2.3)."""
-    roles = [ContactRole.dpo.value, ContactRole.security.value]
+    """Where notices go by e-mail: the current DPO, privacy and security contacts. Seed §2.3
+    lets a client name a "data privacy contact point" instead of a DPO."""
+    roles = [ContactRole.dpo.value, ContactRole.privacy.value, ContactRole.security.value]
     contacts = session.exec(
         select(Contact).where(
             Contact.client_id == client_id,

@@ -1,5 +1,6 @@
-"""The e-mail fallback (SPEC §8.1): when webhooks fail or are missing, urgent notices also go
-by SMTP to the client's DPO and security contacts. Every attempt is logged like a delivery."""
+"""The e-mail fallback (SPEC §8.1, §8.4): when webhooks fail or are missing, notices also go by
+SMTP to the client's DPO, privacy and security contacts. Every attempt is logged like a
+delivery."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def send(
     if not settings.smtp_host:
         error = "the e-mail fallback is off (DPA_SMTP_HOST is not set)"
     elif not recipients:
-        error = "the client has no current DPO or security contact"
+        error = "the client has no current DPO, privacy or security contact"
     else:
         message = EmailMessage()
         message["From"] = settings.smtp_from

@@ -34,6 +34,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "audit.reminder",
     "audit.completed",
     "audit.cancelled",
+    "notice.escalated",
     "endpoint.disabled",
     "webhook.test",
 )
@@ -45,6 +46,7 @@ def is_urgent(event_type: str) -> bool:
     return event_type.startswith("breach.") or event_type in {
         "disclosure_request.received",
         "instruction.objected",
+        "notice.escalated",
     }
 
 

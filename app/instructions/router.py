@@ -6,7 +6,7 @@ from fastapi import Path
 
 from app.auth.dependencies import PrincipalDep
 from app.clients.dependencies import StaffClientDep, VisibleClientDep
-from app.context import ClockDep
+from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.instructions import service
@@ -117,10 +117,12 @@ def object_to(
     client: StaffClientDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Any:
-    """GDPR Art. 28(3): the client is told at once (`instruction.objected`, urgent)."""
+    """GDPR Art. 28(3): the client is told at once (`instruction.objected`, urgent), by e-mail
+    too and with an escalation to staff when no endpoint of the client answers in time."""
     found = service.get_version(session, client, version)
-    return service.view(service.object_to(session, clock, found, data.reason))
+    return service.view(service.object_to(session, clock, settings, found, data.reason))
 
 
 @exceptions.post(

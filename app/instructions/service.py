@@ -28,7 +28,9 @@ from app.instructions.schemas import (
     InstructionStatus,
     ListChange,
 )
+from app.notices import service as notices
 from app.pagination import PageParams, paginate
+from app.settings import Settings
 
 EXCEPTION_ENDING, EXCEPTION_ENDED = "security_exception.ending", "security_exception.end"
 DSR_REMINDER = "data_subject_request.reminder"
@@ -183,7 +185,7 @@ def acknowledge(
 
 
 def object_to(
-    session: Session, clock: Clock, version: InstructionVersion, reason: str
+    session: Session, clock: Clock, settings: Settings, version: InstructionVersion, reason: str
 ) -> InstructionVersion:
     """GDPR Art. 28(3): SCR tells the client at once that an instruction would infringe the law."""
     if version.status != InstructionStatus.received.value:
@@ -195,13 +197,17 @@ def object_to(
     version.objected_at, version.objection_reason = clock.now(), reason
     session.add(version)
     session.flush()
-    events.emit(
+    # A notice: escalated to staff and e-mailed when no endpoint of the client answers in time.
+    notices.send(
         session,
         clock,
-        "instruction.objected",
-        version.id,
-        _message(version, reason=reason),
+        kind="instruction_objection",
+        subject=version.id,
         client_id=version.client_id,
+        event_type="instruction.objected",
+        event_subject=version.id,
+        data=_message(version, reason=reason),
+        escalate_after=timedelta(minutes=settings.breach_escalation_minutes),
     )
     return version
 

@@ -65,7 +65,14 @@ class ChangeRecipient(SQLModel, table=True):
     notice_id: str = Field(foreign_key="subprocessor_changes.id", max_length=40)
     client_id: str = Field(foreign_key="clients.id", index=True, max_length=40)
     requires_approval: bool
-    objection_deadline: datetime = Field(sa_type=UTCDateTime)
+    notified_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="When the notice reached the client."
+    )
+    objection_deadline: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="From notified_at (CPC art. 641/642); null until the notice arrives.",
+    )
     response: str | None = Field(default=None, max_length=16)
     reason: str | None = Field(default=None, sa_column=Column(Text))
     responded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

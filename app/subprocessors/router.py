@@ -6,7 +6,7 @@ from fastapi import Depends, Path
 
 from app.auth.dependencies import PrincipalDep, StaffDep
 from app.clients.dependencies import VisibleClientDep
-from app.context import ClockDep
+from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.pagination import Page, PageDep
@@ -160,13 +160,19 @@ def consent(
     responses=problem_responses(403),
 )
 def create_change(
-    data: ChangeCreate, principal: StaffDep, session: SessionDep, clock: ClockDep
+    data: ChangeCreate,
+    principal: StaffDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> Any:
-    """Seed §2.8: every affected client gets `subprocessor.change_notice` with its
-    `objection_deadline` (now + its objection window); the effective date must follow the last
-    deadline."""
+    """Seed §2.8: every affected client gets `subprocessor.change_notice`. Its
+    `objection_deadline` runs from the notice's arrival at that client (a 2xx from one of its
+    endpoints, its contacts' mail server accepting the e-mail, or its own answer), counted as
+    French law counts periods; until then the client's state is `notice_pending`. The effective
+    date must follow the last deadline (at the soonest, if every notice arrived today)."""
     return service.change_view(
-        session, principal, service.create_change(session, clock, principal, data)
+        session, principal, service.create_change(session, clock, settings, principal, data)
     )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,6 +31,7 @@ class ChangeKind(StrEnum):
 
 class Authorisation(StrEnum):
     authorised = "authorised"
+    notice_pending = "notice_pending"
     objection_window_open = "objection_window_open"
     pending_approval = "pending_approval"
     objected = "objected"
@@ -127,7 +129,15 @@ class ChangeCreate(BaseModel):
 class RecipientPublic(BaseModel):
     client_id: str
     requires_approval: bool
-    objection_deadline: datetime
+    state: Literal["notice_pending", "notified"] = Field(
+        description="`notified` once the notice reached the client (a 2xx from one of its "
+        "endpoints, its contacts' mail server accepting the e-mail, or its own answer)."
+    )
+    notified_at: datetime | None
+    objection_deadline: datetime | None = Field(
+        description="Counted from notified_at as French law counts periods (CPC art. 641/642), "
+        "in the client's calendar and time zone; null until the notice has arrived."
+    )
     response: str | None
     reason: str | None
     responded_at: datetime | None

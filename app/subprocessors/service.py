@@ -5,7 +5,7 @@ client's consent."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast
@@ -19,7 +19,10 @@ from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
 from app.ids import new_id
+from app.notices import service as notices
+from app.notices.models import Notice
 from app.pagination import PageParams, paginate
+from app.settings import Settings
 from app.subprocessors import transfers
 from app.subprocessors.models import ChangeNotice, ChangeRecipient, SubProcessor, TransferConsent
 from app.subprocessors.schemas import (
@@ -36,8 +39,10 @@ from app.subprocessors.schemas import (
     SubProcessorStatus,
     SubProcessorUpdate,
 )
+from app.workdays import local_date, objection_deadline, within_deadline
 
 DEADLINE_SOON = "subprocessor.objection_deadline_soon"
+NOTICE_KIND = "subprocessor_change"
 SOON_BEFORE = timedelta(days=3)
 SAFEGUARDS = {Mechanism.scc.value, Mechanism.bcr.value}
 
@@ -232,7 +237,12 @@ def authorisation(
             else Authorisation.pending_approval
         )
         return state, recipient, consent
-    if recipient.response != "approved" and clock.now() < recipient.objection_deadline:
+    if recipient.objection_deadline is None:
+        # Never reached the client: its window has not even started (SPEC §8.4).
+        return Authorisation.notice_pending, recipient, consent
+    if recipient.response != "approved" and within_deadline(
+        clock.now(), recipient.objection_deadline
+    ):
         return Authorisation.objection_window_open, recipient, consent
     return Authorisation.authorised, recipient, consent
 
@@ -260,7 +270,7 @@ def client_view(
 
 
 def create_change(
-    session: Session, clock: Clock, principal: Principal, data: ChangeCreate
+    session: Session, clock: Clock, settings: Settings, principal: Principal, data: ChangeCreate
 ) -> ChangeNotice:
     """Seed §2.8: tell every affected client before the change; `general` clients may object
     until their deadline, `specific` clients and transfer cases must approve."""
@@ -288,6 +298,8 @@ def create_change(
     now = clock.now()
     transfer_consent = any(_assessment(sub).needs_safeguards for sub in subs)
     recipients = []
+    windows: dict[str, int] = {}
+    last_day = None
     for client_id in client_ids:
         client = session.get(Client, client_id)
         assert client is not None
@@ -298,17 +310,22 @@ def create_change(
                 client_id=client_id,
                 requires_approval=client.subprocessor_authorisation == "specific"
                 or transfer_consent,
-                objection_deadline=now + timedelta(days=client.objection_window_days),
             )
         )
-    last_deadline = max(r.objection_deadline for r in recipients)
-    if data.effective_date <= last_deadline.date():
-        earliest = last_deadline.date() + timedelta(days=1)
+        windows[client_id] = client.objection_window_days
+        # Each deadline runs from the notice's arrival; the earliest it can end is if it
+        # arrives today.
+        soonest = _deadline_for(client, now)
+        day = local_date(soonest, client.timezone)
+        last_day = day if last_day is None or day > last_day else last_day
+    assert last_day is not None
+    if data.effective_date <= last_day:
+        earliest = last_day + timedelta(days=1)
         raise RuleViolation(
             "change-effective-after-objections",
             "The change cannot take effect before every client's objection deadline has passed "
-            f"(the last is {last_deadline.isoformat()}): the earliest effective date is "
-            f"{earliest.isoformat()}.",
+            f"(counted from the notice's arrival, the last ends on {last_day.isoformat()} at "
+            f"the soonest): the earliest effective date is {earliest.isoformat()}.",
             earliest_effective_date=earliest.isoformat(),
             errors=field_errors("body.effective_date", f"before {earliest.isoformat()}"),
         )
@@ -327,15 +344,45 @@ def create_change(
         recipient.notice_id = notice.id
         session.add(recipient)
         session.flush()
-        events.emit(
+        notices.send(
             session,
             clock,
-            "subprocessor.change_notice",
-            notice.id,
-            _message(notice, subs, recipient),
+            kind=NOTICE_KIND,
+            subject=recipient.id,
             client_id=recipient.client_id,
+            event_type="subprocessor.change_notice",
+            event_subject=notice.id,
+            data=_message(
+                notice,
+                subs,
+                recipient,
+                # The deadline itself is known once the notice arrives (counted from then).
+                objection_window_days=windows[recipient.client_id],
+            ),
+            escalate_after=timedelta(hours=settings.notice_escalation_hours),
         )
-        window = recipient.objection_deadline - now
+    return notice
+
+
+def _deadline_for(client: Client, arrived_at: datetime) -> datetime:
+    return objection_deadline(
+        arrived_at, client.objection_window_days, client.calendar, client.timezone
+    )
+
+
+@notices.on_notified(NOTICE_KIND)
+def on_notified(session: Session, clock: Clock, sent: Notice) -> None:
+    """The change notice reached the client: its objection window starts now (SPEC §6)."""
+    recipient = session.get(ChangeRecipient, sent.subject)
+    client = session.get(Client, sent.client_id)
+    if recipient is None or client is None or recipient.notified_at is not None:
+        return
+    assert sent.notified_at is not None
+    recipient.notified_at = sent.notified_at
+    recipient.objection_deadline = _deadline_for(client, sent.notified_at)
+    session.add(recipient)
+    if recipient.response is None:
+        window = recipient.objection_deadline - sent.notified_at
         timers.schedule(
             session,
             clock,
@@ -344,7 +391,6 @@ def create_change(
             client_id=recipient.client_id,
             due_at=recipient.objection_deadline - min(SOON_BEFORE, window / 2),
         )
-    return notice
 
 
 def _message(
@@ -356,7 +402,9 @@ def _message(
         "kind": notice.kind,
         "description": notice.description,
         "effective_date": notice.effective_date.isoformat(),
-        "objection_deadline": recipient.objection_deadline.isoformat(),
+        "objection_deadline": (
+            recipient.objection_deadline.isoformat() if recipient.objection_deadline else None
+        ),
         "requires_approval": recipient.requires_approval,
         "subprocessors": [
             {
@@ -410,7 +458,16 @@ def change_view(session: Session, principal: Principal, notice: ChangeNotice) ->
         effective_date=notice.effective_date,
         created_at=notice.created_at,
         recipients=[
-            RecipientPublic.model_validate(r, from_attributes=True)
+            RecipientPublic(
+                client_id=r.client_id,
+                requires_approval=r.requires_approval,
+                state="notified" if r.notified_at else "notice_pending",
+                notified_at=r.notified_at,
+                objection_deadline=r.objection_deadline,
+                response=r.response,
+                reason=r.reason,
+                responded_at=r.responded_at,
+            )
             for r in _recipients(session, notice.id)
             if principal.is_staff or r.client_id == principal.client_id
         ],
@@ -434,7 +491,13 @@ def respond(
     now = clock.now()
     if recipient.response is not None:
         raise Conflict(f"Already {recipient.response} at {recipient.responded_at}.")
-    if response == "objected" and now >= recipient.objection_deadline:
+    if recipient.notified_at is None:
+        # The client's own answer proves the notice reached it: its window starts now.
+        notices.acknowledge(
+            session, clock, subject=recipient.id, client_id=recipient.client_id, by=principal.key_id
+        )
+    assert recipient.objection_deadline is not None
+    if response == "objected" and not within_deadline(now, recipient.objection_deadline):
         raise RuleViolation(
             "objection-deadline-passed",
             f"The objection deadline was {recipient.objection_deadline.isoformat()}; objections "

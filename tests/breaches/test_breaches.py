@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.clock import MovableClock
-from tests.conftest import Tenant, make_tenant, settle
+from tests.conftest import Mailbox, Tenant, make_tenant, settle
 from tests.events.test_delivery import register
 from tests.receiver import Answer, Receiver
 
@@ -198,6 +198,95 @@ def test_deadline_missed_then_closing_needs_a_reason(
     closed = live.post(f"/v1/breaches/{breach['id']}/close", headers=staff)
     assert closed.status_code == 200
     assert closed.json()["status"] == "closed"
+
+
+def test_a_breach_acknowledged_at_one_hour_never_misses_its_deadline(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    """Every webhook fails, but the client acknowledges through the API at +1 h: that proves
+    receipt (SPEC §8.4), so nothing is `deadline_missed` at +72 h and closing needs no reason."""
+    alpha = make_tenant(live, staff, "Alpha")
+    receiver.script("/alpha", default=Answer(500))
+    register(live, alpha.headers, receiver, "/alpha")
+    register(live, staff, receiver, "/scr", event_types=["breach.deadline_missed"])
+    aware_at = clock.now()
+    breach = create(live, staff, breach_body([alpha.id], aware_at))
+    assert (breach["notices"][0]["state"], breach["notices"][0]["notified_at"]) == ("pending", None)
+    clock.set(aware_at + timedelta(hours=1))
+    settle(live_app)
+    acknowledged = live.post(f"/v1/breaches/{breach['id']}/acknowledge", headers=alpha.headers)
+    assert acknowledged.status_code == 200
+    (notice,) = acknowledged.json()["notices"]
+    assert notice["state"] == "notified"
+    assert notice["notified_via"] == "acknowledgement"
+    assert notice["notified_at"] == notice["acknowledged_at"]
+    clock.set(aware_at + timedelta(hours=73))
+    settle(live_app)
+    assert receiver.at("/scr") == []
+    view = live.get(f"/v1/breaches/{breach['id']}", headers=staff).json()
+    assert view["notices"][0]["deadline_missed_at"] is None
+    assert live.post(f"/v1/breaches/{breach['id']}/close", headers=staff).status_code == 200
+
+
+def test_the_contract_counts_72_hours_from_the_event(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    """Seed §2.6: "within 72 hours following the event". The breach occurred four days before
+    SCR became aware: notified within the Art. 33 hours, yet late against the contract."""
+    alpha = make_tenant(live, staff, "Alpha")
+    register(live, alpha.headers, receiver, "/alpha")
+    aware_at = clock.now()
+    occurred_at = aware_at - timedelta(days=4)
+    breach = create(
+        live, staff, breach_body([alpha.id], aware_at, occurred_at=occurred_at.isoformat())
+    )
+    assert breach["event_deadline"] == (occurred_at + timedelta(hours=72)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert breach["notices"][0]["late_against_event"] is False  # not delivered yet
+    settle(live_app)
+    view = live.get(f"/v1/breaches/{breach['id']}", headers=alpha.headers).json()
+    (notice,) = view["notices"]
+    assert notice["notified_via"] == "webhook"
+    assert notice["late_against_event"] is True
+    assert notice["deadline_missed_at"] is None  # the Art. 33 timer runs on aware_at
+    refused = live.post(f"/v1/breaches/{breach['id']}/close", headers=staff)
+    assert refused.status_code == 422
+    assert refused.json()["clients_without_reason"] == [alpha.id]
+    live.post(
+        f"/v1/breaches/{breach['id']}/delay-reasons",
+        json={"client_id": alpha.id, "reason": "Found in a log review four days later."},
+        headers=staff,
+    )
+    assert live.post(f"/v1/breaches/{breach['id']}/close", headers=staff).status_code == 200
+
+
+def test_reminders_fall_back_to_email_too(
+    mailing_app: FastAPI, staff: dict, mailbox: Mailbox, clock: MovableClock
+) -> None:
+    """Breach reminders are notices like the first one (SPEC §8.4): no endpoint, so each goes by
+    e-mail to the DPO, privacy and security contacts."""
+    api = mailing_app.state.client
+    alpha = make_tenant(api, staff, "Alpha")
+    api.post(
+        f"/v1/clients/{alpha.id}/contacts",
+        json={
+            "role": "privacy",
+            "name": "Privacy desk",
+            "email": "privacy@alpha.example",
+            "communicated_at": "2026-01-01T00:00:00Z",
+        },
+        headers=alpha.headers,
+    )
+    aware_at = clock.now()
+    create(api, staff, breach_body([alpha.id], aware_at))
+    settle(mailing_app)
+    clock.set(aware_at + timedelta(hours=24))
+    settle(mailing_app)
+    titles = [m["content"] for m in mailbox.messages]
+    assert len(titles) == 2
+    assert "Reminder: personal data breach" in titles[1]
+    assert all(m["to"] == ["privacy@alpha.example"] for m in mailbox.messages)
 
 
 def test_a_breach_known_for_more_than_72_hours_misses_its_deadline_at_once(

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.clock import MovableClock
-from app.main import create_app
-from app.settings import Settings
 from tests.breaches.test_breaches import breach_body, create, types_at
 from tests.conftest import Mailbox, Tenant, make_tenant, settle
 from tests.events.test_delivery import register
@@ -62,22 +58,6 @@ def test_a_client_report_reaches_staff_with_reminders_until_staff_acknowledge(
         "breach.reminder",
         "breach.acknowledged",
     ]
-
-
-@pytest.fixture
-def mailing_app(settings: Settings, clock: MovableClock, mailbox: Mailbox) -> Iterator[FastAPI]:
-    mailing = settings.model_copy(
-        update={
-            "worker_enabled": True,
-            "smtp_host": mailbox.host,
-            "smtp_port": mailbox.port,
-            "smtp_from": "dpa@scr.example",
-        }
-    )
-    app = create_app(mailing, clock, bootstrap=False)
-    with TestClient(app) as client:
-        app.state.client = client
-        yield app
 
 
 def add_contacts(api: TestClient, tenant: Tenant) -> None:
@@ -173,7 +153,8 @@ def test_disclosure_requests_are_told_at_once_unless_prohibited(
     }
     told = live.post(url, json=base, headers=staff)
     assert told.status_code == 201
-    assert told.json()["status"] == "notified"
+    # Written, not yet received: pending, never "notified" (SPEC §8.4).
+    assert (told.json()["status"], told.json()["notified_at"]) == ("pending", None)
     held = live.post(
         url,
         json={
@@ -190,14 +171,23 @@ def test_disclosure_requests_are_told_at_once_unless_prohibited(
     assert [(r.payload["type"], r.payload["data"]["reference"]) for r in received] == [
         ("disclosure_request.received", "PV-1")
     ]
+    now_told = live.get(f"{url}/{told.json()['id']}", headers=staff).json()
+    assert now_told["status"] == "notified"
+    assert now_told["notified_at"] is not None  # the receiver's 2xx
+    # A client sees its released requests, never a held one (the law forbids telling it).
+    assert [r["reference"] for r in live.get(url, headers=alpha.headers).json()["items"]] == [
+        "PV-1"
+    ]
+    assert live.get(f"{url}/{held.json()['id']}", headers=alpha.headers).status_code == 404
     lifted = live.post(f"{url}/{held.json()['id']}/lift-prohibition", headers=staff)
     assert lifted.status_code == 200
-    assert lifted.json()["status"] == "notified"
+    assert lifted.json()["status"] == "pending"
     settle(live_app)
     assert [r.payload["data"]["reference"] for r in receiver.at("/alpha")] == ["PV-1", "PV-2"]
+    assert live.get(f"{url}/{held.json()['id']}", headers=alpha.headers).json()["status"] == (
+        "notified"
+    )
     again = live.post(f"{url}/{held.json()['id']}/lift-prohibition", headers=staff)
     assert again.status_code == 409
-    # The client learns of it through the message only; the records are for staff.
-    assert live.get(url, headers=alpha.headers).status_code == 403
     missing_basis = live.post(url, json={**base, "notification_prohibited": True}, headers=staff)
     assert missing_basis.status_code == 422

@@ -92,22 +92,35 @@ def test_change_notices_and_their_deadlines(
         event_types=["subprocessor.objection", "subprocessor.approval"],
     )
     sub = new_sub(live, staff, [alpha.id, beta.id])
-    # Beta's window ends 45 days after today (2 March): 16 April; the change may take effect
-    # from the 17th.
+    # Beta's window, if the notice arrives today (Monday 2 March), ends 45 days later:
+    # Thursday 16 April at 23:59:59 Paris; the change may take effect from the 17th.
     early = change(live, staff, [sub["id"]], "2026-04-16")
     assert early.status_code == 422
     assert early.json()["earliest_effective_date"] == "2026-04-17"
     created = change(live, staff, [sub["id"]], "2026-04-17")
     assert created.status_code == 201
+    # Written, not yet received: no deadline runs (SPEC §6, §8.4).
+    assert {(r["state"], r["objection_deadline"]) for r in created.json()["recipients"]} == {
+        ("notice_pending", None)
+    }
     settle(live_app)
     (to_alpha,) = receiver.at("/alpha")
     (to_beta,) = receiver.at("/beta")
     assert to_alpha.payload["type"] == "subprocessor.change_notice"
-    assert to_alpha.payload["data"]["objection_deadline"] == "2026-04-01T09:00:00+00:00"
-    assert to_beta.payload["data"]["objection_deadline"] == "2026-04-16T09:00:00+00:00"
+    assert to_alpha.payload["data"]["objection_window_days"] == 30
+    assert to_beta.payload["data"]["objection_window_days"] == 45
     assert beta.id not in to_alpha.body.decode()
 
     change_id = created.json()["id"]
+    # The windows run from the 2xx, to 23:59:59 Paris (summer time by then) of the last day.
+    recipients = live.get(f"/v1/subprocessor-changes/{change_id}", headers=staff).json()
+    deadlines = {
+        r["client_id"]: (r["state"], r["objection_deadline"]) for r in recipients["recipients"]
+    }
+    assert deadlines == {
+        alpha.id: ("notified", "2026-04-01T21:59:59Z"),
+        beta.id: ("notified", "2026-04-16T21:59:59Z"),
+    }
     objection = live.post(
         f"/v1/subprocessor-changes/{change_id}/objections",
         json={"reason": "Data in marketing"},
@@ -157,6 +170,8 @@ def test_a_notice_that_reaches_no_client_is_refused(api: TestClient, staff: dict
     [
         ("general, window open", [], "objection_window_open"),
         ("general, deadline passed", ["wait"], "authorised"),
+        ("general, never reached", ["unreachable"], "notice_pending"),
+        ("general, never reached, a month on", ["unreachable", "wait"], "notice_pending"),
         ("general, objected", ["object"], "objected"),
         ("specific, not yet approved", ["specific"], "pending_approval"),
         ("specific, deadline passed", ["specific", "wait"], "pending_approval"),
@@ -168,9 +183,19 @@ def test_a_notice_that_reaches_no_client_is_refused(api: TestClient, staff: dict
     ],
 )
 def test_authorisation_states(
-    api: TestClient, staff: dict, clock: MovableClock, case: str, steps: list[str], expected: str
+    live_app: FastAPI,
+    live: TestClient,
+    staff: dict,
+    receiver: Receiver,
+    clock: MovableClock,
+    case: str,
+    steps: list[str],
+    expected: str,
 ) -> None:
+    api = live
     tenant = make_tenant(api, staff, "Gamma")
+    if "unreachable" not in steps:
+        register(api, tenant.headers, receiver, "/gamma")
     if "specific" in steps:
         api.patch(
             f"/v1/clients/{tenant.id}",
@@ -188,6 +213,7 @@ def test_authorisation_states(
         created = change(api, staff, [sub["id"]], "2026-05-01")
         assert created.status_code == 201, created.text
         change_id = created.json()["id"]
+        settle(live_app)
         if "consent" in steps:
             api.post(
                 f"/v1/clients/{tenant.id}/subprocessors/{sub['id']}/consent",
@@ -209,6 +235,7 @@ def test_authorisation_states(
         api.post(f"/v1/subprocessors/{sub['id']}/retire", headers=staff)
     if "wait" in steps:
         clock.advance(timedelta(days=31))
+        settle(live_app)
     assert state(api, tenant, sub["id"]) == expected, case
 
 

@@ -1,0 +1,45 @@
+"""Wiring into the events engine: the escalation and e-mail timers, and the delivery hook of
+every event type that carries a duty to inform a client."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from app.clock import Clock
+from app.events import outbox, timers
+from app.events.models import Delivery, Event, Timer
+from app.notices import service
+from app.settings import Settings
+
+NOTICE_TYPES = (
+    "breach.notified",
+    "breach.reminder",
+    "breach.updated",
+    "disclosure_request.received",
+    "instruction.objected",
+    "subprocessor.change_notice",
+    "audit.accepted",
+    "audit.rejected",
+    "audit.scheduled",
+    "audit.cancelled",
+)
+
+
+@timers.handler(service.ESCALATION)
+def _escalation(session: Session, clock: Clock, timer: Timer, settings: Settings) -> None:
+    service.on_escalation(session, clock, timer.subject)
+
+
+@timers.handler(service.EMAIL)
+def _email(session: Session, clock: Clock, timer: Timer, settings: Settings) -> None:
+    service.on_email(session, clock, settings, timer.subject, timer.payload)
+
+
+def _delivered(session: Session, clock: Clock, event: Event, delivery: Delivery) -> None:
+    """notified_at: the first 2xx from one of the client's endpoints (SPEC §8.4)."""
+    assert delivery.delivered_at is not None
+    service.on_delivered(session, clock, event.id, delivery.delivered_at)
+
+
+for _type in NOTICE_TYPES:
+    outbox.on_delivered(_type)(_delivered)

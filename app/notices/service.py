@@ -1,0 +1,249 @@
+"""The one rule of when a client has been told (SPEC §8.4), and what happens until it has.
+
+A domain that owes a client a message calls `send()`: the event is written (transactional
+outbox) with a notice row in state `pending`. The notice becomes `notified` at the first of: a
+2xx from one of the client's endpoints subscribed to the type (delivery hook), the client's
+DPO / privacy / security contacts' mail server accepting the fallback e-mail, or the client's
+acknowledgement. If the client has no endpoint for the type, or none answered 2xx within the
+escalation delay, SCR staff get an escalation event and the notice goes by e-mail, retried on
+the event's schedule. Domains learn of the arrival through `on_notified` hooks; they never decide
+it themselves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.clients import service as clients_service
+from app.clock import Clock
+from app.events import email, retry, timers, types
+from app.events import service as events
+from app.events.models import Event
+from app.ids import new_id
+from app.notices.models import Notice
+from app.settings import Settings
+
+log = logging.getLogger("dpa.notices")
+
+ESCALATION, EMAIL = "notice.escalation", "notice.email"
+NOTIFIED_HOOKS: dict[str, Callable[[Session, Clock, Notice], None]] = {}
+
+
+def on_notified(kind: str) -> Callable[[Callable[[Session, Clock, Notice], None]], Any]:
+    """Register what a domain does when one of its notices of `kind` first reaches the client."""
+
+    def register(hook: Callable[[Session, Clock, Notice], None]) -> Any:
+        NOTIFIED_HOOKS[kind] = hook
+        return hook
+
+    return register
+
+
+def send(
+    session: Session,
+    clock: Clock,
+    *,
+    kind: str,
+    subject: str,
+    client_id: str,
+    event_type: str,
+    event_subject: str,
+    data: dict[str, Any],
+    escalate_after: timedelta,
+    escalation_type: str = "notice.escalated",
+) -> Notice:
+    """Write the event for the client and its notice, pending until it arrives. `subject` is
+    the client's part the notice is about (its breach notice, its change recipient row);
+    `event_subject` the record the event is filed under (the breach, the change notice)."""
+    event = events.emit(session, clock, event_type, event_subject, data, client_id=client_id)
+    notice = Notice(
+        id=new_id("ntc"),
+        kind=kind,
+        subject=subject,
+        client_id=client_id,
+        event_id=event.id,
+        event_type=event_type,
+        urgent=types.is_urgent(event_type),
+        escalation_type=escalation_type,
+        created_at=clock.now(),
+    )
+    session.add(notice)
+    if events.has_receiver(session, client_id, event_type):
+        timers.schedule(
+            session,
+            clock,
+            kind=ESCALATION,
+            subject=notice.id,
+            client_id=client_id,
+            due_at=clock.now() + escalate_after,
+        )
+    else:
+        _escalate(session, clock, notice, event, f"the client has no endpoint for {event_type}")
+    return notice
+
+
+def state(notice: Notice | None) -> str:
+    if notice is None:
+        return "none"
+    if notice.acknowledged_at is not None:
+        return "acknowledged"
+    return "notified" if notice.notified_at is not None else "pending"
+
+
+def of_subject(session: Session, subject: str, client_id: str | None = None) -> list[Notice]:
+    statement = select(Notice).where(Notice.subject == subject)
+    if client_id is not None:
+        statement = statement.where(Notice.client_id == client_id)
+    return list(session.exec(statement.order_by(col(Notice.created_at), col(Notice.id))))
+
+
+def first_notified_at(session: Session, subject: str) -> datetime | None:
+    found = [n.notified_at for n in of_subject(session, subject) if n.notified_at is not None]
+    return min(found) if found else None
+
+
+def acknowledge(
+    session: Session, clock: Clock, *, subject: str, client_id: str, by: str
+) -> list[Notice]:
+    """The client confirms it has the notices about `subject`: that proves receipt, so each
+    becomes notified (if no channel had got through yet) and acknowledged."""
+    now = clock.now()
+    acknowledged = []
+    for notice in of_subject(session, subject, client_id):
+        if notice.acknowledged_at is None:
+            notice.acknowledged_at, notice.acknowledged_by = now, by
+            session.add(notice)
+            acknowledged.append(notice)
+        if notice.notified_at is None:
+            _mark_notified(session, clock, notice, now, "acknowledgement")
+    return acknowledged
+
+
+def _mark_notified(session: Session, clock: Clock, notice: Notice, at: datetime, via: str) -> None:
+    notice.notified_at, notice.notified_via = at, via
+    session.add(notice)
+    timers.cancel(session, clock, subject=notice.id, kinds=[ESCALATION, EMAIL])
+    hook = NOTIFIED_HOOKS.get(notice.kind)
+    if hook is not None:
+        hook(session, clock, notice)
+
+
+# --- the engine's side (registered in flows.py) --------------------------------------------
+
+
+def on_delivered(session: Session, clock: Clock, event_id: str, delivered_at: datetime) -> None:
+    """A 2xx from one of the client's endpoints."""
+    notice = session.exec(select(Notice).where(Notice.event_id == event_id)).first()
+    if notice is not None and notice.notified_at is None:
+        _mark_notified(session, clock, notice, delivered_at, "webhook")
+
+
+def on_escalation(session: Session, clock: Clock, notice_id: str) -> None:
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.notified_at is not None or notice.escalated_at is not None:
+        return
+    event = session.get(Event, notice.event_id)
+    assert event is not None
+    _escalate(
+        session,
+        clock,
+        notice,
+        event,
+        "no endpoint of the client answered 2xx within the escalation delay",
+    )
+
+
+def _escalate(session: Session, clock: Clock, notice: Notice, event: Event, reason: str) -> None:
+    """Tell SCR staff, and send the notice by e-mail to the client's contacts."""
+    notice.escalated_at = clock.now()
+    session.add(notice)
+    _email_soon(session, clock, notice)
+    data = {
+        **{k: v for k, v in event.data.items() if k.endswith("_id") and k != "client_id"},
+        "client_id": notice.client_id,
+        "notice_id": notice.id,
+        "notice_kind": notice.kind,
+        "event_type": notice.event_type,
+        "reason": reason,
+    }
+    if "notify_deadline" in event.data:
+        data["notify_deadline"] = event.data["notify_deadline"]
+    events.emit(session, clock, notice.escalation_type, event.subject, data, client_id=None)
+
+
+def _email_soon(
+    session: Session,
+    clock: Clock,
+    notice: Notice,
+    attempt: int = 0,
+    due_at: datetime | None = None,
+    first_at: datetime | None = None,
+) -> None:
+    """The e-mail fallback, as a timer: durable, retried on the event's schedule."""
+    now = clock.now()
+    timers.schedule(
+        session,
+        clock,
+        kind=EMAIL,
+        subject=notice.id,
+        due_at=due_at or now,
+        client_id=notice.client_id,
+        payload={"attempt": attempt, "first_at": (first_at or now).isoformat()},
+    )
+
+
+TITLES = {
+    "breach.notified": "Personal data breach",
+    "breach.reminder": "Reminder: personal data breach",
+    "breach.updated": "Update: personal data breach",
+    "disclosure_request.received": "An authority asked for your data",
+    "instruction.objected": "SCR objects to an instruction as infringing the law",
+    "subprocessor.change_notice": "Intended change of sub-processors",
+}
+
+
+def on_email(
+    session: Session, clock: Clock, settings: Settings, notice_id: str, payload: dict[str, Any]
+) -> None:
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.notified_at is not None:
+        return  # a webhook got through meanwhile, or the client acknowledged
+    event = session.get(Event, notice.event_id)
+    assert event is not None
+    title = f"[dpa-service] {TITLES.get(notice.event_type, notice.event_type)} ({event.subject})"
+    body = "\n".join(f"{key}: {value}" for key, value in event.data.items())
+    attempt = email.send(
+        session,
+        clock,
+        settings,
+        subject=event.subject,
+        client_id=notice.client_id,
+        recipients=clients_service.notice_recipients(session, notice.client_id),
+        title=title,
+        body=body,
+    )
+    if attempt.outcome == "success":
+        # The client's designated contacts have it: that is a notification.
+        _mark_notified(session, clock, notice, attempt.attempted_at, "email")
+        return
+    first_at = datetime.fromisoformat(payload.get("first_at", clock.now().isoformat()))
+    retry_at = retry.next_retry(
+        urgent=notice.urgent,
+        retry_index=int(payload.get("attempt", 0)),
+        first_attempt_at=first_at,
+        now=clock.now(),
+    )
+    if retry_at is not None:
+        _email_soon(session, clock, notice, int(payload.get("attempt", 0)) + 1, retry_at, first_at)
+    else:
+        log.error("notice %s: the e-mail fallback gave up; SCR staff were escalated", notice.id)
+
+
+def cancel(session: Session, clock: Clock, *, subject: str) -> None:
+    """The duty is over (a breach closed): no more escalation or e-mail for its notices."""
+    for notice in of_subject(session, subject):
+        timers.cancel(session, clock, subject=notice.id, kinds=[ESCALATION, EMAIL])
