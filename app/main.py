@@ -34,6 +34,7 @@ from app.instructions.router import dsrs as dsrs_router
 from app.instructions.router import exceptions as exceptions_router
 from app.instructions.router import instructions as instructions_router
 from app.metrics import Metrics, RequestContextMiddleware
+from app.notices.pages import router as notice_pages
 from app.settings import Settings
 from app.subprocessors.router import changes as subprocessor_changes_router
 from app.subprocessors.router import per_client as client_subprocessors_router
@@ -143,6 +144,7 @@ def create_app(
     app.include_router(client_subprocessors_router)
     app.include_router(endpoints_router)
     app.include_router(events_router)
+    app.include_router(notice_pages)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

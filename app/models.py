@@ -14,7 +14,7 @@ from app.events.models import (
 )
 from app.idempotency import IdempotencyRecord
 from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
-from app.notices.models import Notice
+from app.notices.models import Notice, NoticeLink
 from app.subprocessors.models import ChangeNotice, ChangeRecipient, SubProcessor, TransferConsent
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "IdempotencyRecord",
     "InstructionVersion",
     "Notice",
+    "NoticeLink",
     "SecurityException",
     "SubProcessor",
     "Timer",

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         description="Escalate a non-urgent notice (sub-processor change, audit decision) to SCR "
         "staff when it has not reached the client by then.",
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where people reach this service: the base of the links in e-mailed "
+        "notices ({DPA_PUBLIC_URL}/notices/{token}).",
+    )
     smtp_host: str | None = Field(None, description="E-mail fallback server; off when unset.")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = Field("dpa-service@localhost", description="Sender of fallback e-mails.")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import message_from_string
+from email import policy as email_policy
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from tests.receiver import Receiver
 SECRET = "test-secret-key"
 SKIP_POSTGRES = os.environ.get("DPA_TEST_SKIP_POSTGRES") == "1"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NOTICE_LINK = re.compile(r"https?://\S+/notices/[A-Za-z0-9_-]+")
 _counter = itertools.count()
 
 
@@ -236,6 +240,19 @@ class Mailbox:
             }
         )
         return "250 OK"
+
+    def texts(self) -> list[str]:
+        """Each message's text as its reader sees it (transfer encodings undone)."""
+        return [
+            message_from_string(m["content"], policy=email_policy.default)
+            .get_body(preferencelist=("plain",))
+            .get_content()
+            for m in self.messages
+        ]
+
+    def links(self) -> list[str]:
+        """The notice links the messages carry, in order."""
+        return [link for text in self.texts() for link in NOTICE_LINK.findall(text)]
 
 
 @pytest.fixture

@@ -41,8 +41,10 @@ def dpa(
 class Server:
     """`dpa serve` as a subprocess, its output collected."""
 
-    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, cwd: Path, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [
@@ -100,8 +102,10 @@ class Server:
 
 
 @contextmanager
-def serving(cwd: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
-    server = Server(cwd, env)
+def serving(
+    cwd: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[Server]:
+    server = Server(cwd, env, port)
     try:
         server.wait_ready()
         yield server

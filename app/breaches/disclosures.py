@@ -106,15 +106,37 @@ def acknowledge(
     session: Session, clock: Clock, principal: Principal, request: DisclosureRequest
 ) -> DisclosureRequest:
     """The client confirms it has been told: that proves receipt (SPEC §8.4)."""
+    return _acknowledge(session, clock, request, principal.key_id)
+
+
+def _acknowledge(
+    session: Session, clock: Clock, request: DisclosureRequest, by: str
+) -> DisclosureRequest:
     if request.status == HELD:
         raise NotFound("disclosure request", request.id)
     acknowledged = notices.acknowledge(
-        session, clock, subject=request.id, client_id=request.client_id, by=principal.key_id
+        session, clock, subject=request.id, client_id=request.client_id, by=by
     )
     if not acknowledged:
         raise Conflict(f"Disclosure request {request.id} was already acknowledged.")
     session.flush()
     return request
+
+
+@notices.on_answer(NOTICE_KIND, actions=("acknowledge",))
+def answer_by_link(
+    session: Session,
+    clock: Clock,
+    sent: Notice,
+    action: str,
+    reason: str | None,
+    by: str,
+    email: str,
+) -> None:
+    request = session.get(DisclosureRequest, sent.subject)
+    if request is None:
+        raise NotFound("disclosure request", sent.subject)
+    _acknowledge(session, clock, request, by)
 
 
 def get(

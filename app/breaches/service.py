@@ -387,25 +387,55 @@ def acknowledge(
     ).first()
     if notice is None:
         raise NotFound("breach notice for client", str(target))
+    acknowledge_part(session, clock, breach, notice, by=principal.key_id)
+    return breach
+
+
+def acknowledge_part(
+    session: Session,
+    clock: Clock,
+    breach: Breach,
+    notice: BreachNotice,
+    *,
+    by: str,
+    contact_email: str | None = None,
+) -> None:
+    """The client has the notice (through its key, or a contact's e-mailed link)."""
     if notice.acknowledged_at is not None:
         raise Conflict(f"Already acknowledged at {notice.acknowledged_at.isoformat()}.")
     now = clock.now()
-    notice.acknowledged_at, notice.acknowledged_by = now, principal.key_id
+    notice.acknowledged_at, notice.acknowledged_by = now, by
     session.add(notice)
     timers.cancel(session, clock, subject=notice.id, kinds=[REMINDER])
     # An acknowledgement proves receipt: a notice no channel had got through yet is notified
     # now, and its deadline and escalation stop (SPEC §8.4).
-    notices.acknowledge(session, clock, subject=notice.id, client_id=target, by=principal.key_id)
-    events.emit(
-        session,
-        clock,
-        "breach.acknowledged",
-        breach.id,
-        {"breach_id": breach.id, "client_id": notice.client_id, "acknowledged_at": now.isoformat()},
-        client_id=None,
-    )
+    notices.acknowledge(session, clock, subject=notice.id, client_id=notice.client_id, by=by)
+    data = {
+        "breach_id": breach.id,
+        "client_id": notice.client_id,
+        "acknowledged_at": now.isoformat(),
+    }
+    if contact_email is not None:
+        data["acknowledged_by_contact"] = contact_email
+    events.emit(session, clock, "breach.acknowledged", breach.id, data, client_id=None)
     session.flush()
-    return breach
+
+
+@notices.on_answer(NOTICE_KIND, actions=("acknowledge",))
+def answer_by_link(
+    session: Session,
+    clock: Clock,
+    sent: Notice,
+    action: str,
+    reason: str | None,
+    by: str,
+    email: str,
+) -> None:
+    notice = session.get(BreachNotice, sent.subject)
+    breach = session.get(Breach, notice.breach_id) if notice else None
+    if notice is None or breach is None:
+        raise NotFound("breach notice", sent.subject)
+    acknowledge_part(session, clock, breach, notice, by=by, contact_email=email)
 
 
 def _staff_acknowledge(

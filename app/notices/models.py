@@ -33,3 +33,20 @@ class Notice(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: str | None = Field(default=None, max_length=320)
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NoticeLink(SQLModel, table=True):
+    """The link an e-mailed notice carries for one contact (SPEC §8.4): single use, expiring,
+    bound to that client, notice and contact. Only the token's keyed hash is stored."""
+
+    __tablename__ = "notice_links"
+
+    id: str = Field(primary_key=True, max_length=40)
+    notice_id: str = Field(foreign_key="notices.id", index=True, max_length=40)
+    client_id: str = Field(foreign_key="clients.id", max_length=40)
+    contact_email: str = Field(max_length=320)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    used_action: str | None = Field(default=None, max_length=16)

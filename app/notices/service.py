@@ -24,6 +24,7 @@ from app.events import email, retry, timers, types
 from app.events import service as events
 from app.events.models import Event
 from app.ids import new_id
+from app.notices import links
 from app.notices.models import Notice
 from app.settings import Settings
 
@@ -31,6 +32,9 @@ log = logging.getLogger("dpa.notices")
 
 ESCALATION, EMAIL = "notice.escalation", "notice.email"
 NOTIFIED_HOOKS: dict[str, Callable[[Session, Clock, Notice], None]] = {}
+# What a contact may answer from an e-mailed link, per kind of notice, and who records it.
+Answer = Callable[[Session, Clock, Notice, str, str | None, str, str], None]
+ANSWERS: dict[str, tuple[tuple[str, ...], Answer]] = {}
 
 
 def on_notified(kind: str) -> Callable[[Callable[[Session, Clock, Notice], None]], Any]:
@@ -39,6 +43,18 @@ def on_notified(kind: str) -> Callable[[Callable[[Session, Clock, Notice], None]
     def register(hook: Callable[[Session, Clock, Notice], None]) -> Any:
         NOTIFIED_HOOKS[kind] = hook
         return hook
+
+    return register
+
+
+def on_answer(kind: str, *, actions: tuple[str, ...]) -> Callable[[Answer], Answer]:
+    """Register the answers a contact may give to a notice of `kind` from its e-mailed link
+    (acknowledge; object or approve) and the domain function that records one. It is called
+    with (session, clock, notice, action, reason, by, contact e-mail)."""
+
+    def register(answer: Answer) -> Answer:
+        ANSWERS[kind] = (actions, answer)
+        return answer
 
     return register
 
@@ -216,19 +232,40 @@ def on_email(
     assert event is not None
     title = f"[dpa-service] {TITLES.get(notice.event_type, notice.event_type)} ({event.subject})"
     body = "\n".join(f"{key}: {value}" for key, value in event.data.items())
-    attempt = email.send(
-        session,
-        clock,
-        settings,
-        subject=event.subject,
-        client_id=notice.client_id,
-        recipients=clients_service.notice_recipients(session, notice.client_id),
-        title=title,
-        body=body,
-    )
-    if attempt.outcome == "success":
+    recipients = clients_service.notice_recipients(session, notice.client_id)
+    if notice.kind in ANSWERS and recipients:
+        # One message per contact, each with its own link: the answer is recorded as the
+        # client's, with the e-mail of the contact who gave it.
+        attempts = [
+            email.send(
+                session,
+                clock,
+                settings,
+                subject=event.subject,
+                client_id=notice.client_id,
+                recipients=[recipient],
+                title=title,
+                body=f"{body}\n\n{links.invitation(session, clock, settings, notice, recipient)}",
+            )
+            for recipient in recipients
+        ]
+    else:
+        attempts = [
+            email.send(
+                session,
+                clock,
+                settings,
+                subject=event.subject,
+                client_id=notice.client_id,
+                recipients=recipients,
+                title=title,
+                body=body,
+            )
+        ]
+    accepted = [a for a in attempts if a.outcome == "success"]
+    if accepted:
         # The client's designated contacts have it: that is a notification.
-        _mark_notified(session, clock, notice, attempt.attempted_at, "email")
+        _mark_notified(session, clock, notice, accepted[0].attempted_at, "email")
         return
     first_at = datetime.fromisoformat(payload.get("first_at", clock.now().isoformat()))
     retry_at = retry.next_retry(

@@ -488,13 +488,28 @@ def respond(
     recipient = next((r for r in _recipients(session, notice.id) if r.client_id == target), None)
     if recipient is None:
         raise NotFound("change notice for client", str(target))
+    _answer(session, clock, notice, recipient, response, reason, by=principal.key_id)
+    return notice
+
+
+def _answer(
+    session: Session,
+    clock: Clock,
+    notice: ChangeNotice,
+    recipient: ChangeRecipient,
+    response: str,
+    reason: str | None,
+    *,
+    by: str,
+    contact_email: str | None = None,
+) -> None:
     now = clock.now()
     if recipient.response is not None:
         raise Conflict(f"Already {recipient.response} at {recipient.responded_at}.")
     if recipient.notified_at is None:
         # The client's own answer proves the notice reached it: its window starts now.
         notices.acknowledge(
-            session, clock, subject=recipient.id, client_id=recipient.client_id, by=principal.key_id
+            session, clock, subject=recipient.id, client_id=recipient.client_id, by=by
         )
     assert recipient.objection_deadline is not None
     if response == "objected" and not within_deadline(now, recipient.objection_deadline):
@@ -511,21 +526,41 @@ def respond(
             errors=field_errors("body.reason", "required"),
         )
     recipient.response, recipient.reason = response, reason
-    recipient.responded_at, recipient.responded_by = now, principal.key_id
+    recipient.responded_at, recipient.responded_by = now, by
     session.add(recipient)
     timers.cancel(session, clock, subject=recipient.id)
     subs = [s for s in (session.get(SubProcessor, i) for i in notice.subprocessor_ids) if s]
     event = "subprocessor.objection" if response == "objected" else "subprocessor.approval"
+    extra: dict[str, Any] = {"reason": reason}
+    if contact_email is not None:
+        extra["answered_by_contact"] = contact_email
     events.emit(
         session,
         clock,
         event,
         notice.id,
-        _message(notice, subs, recipient, reason=reason),
+        _message(notice, subs, recipient, **extra),
         client_id=None,
     )
     session.flush()
-    return notice
+
+
+@notices.on_answer(NOTICE_KIND, actions=("object", "approve"))
+def answer_by_link(
+    session: Session,
+    clock: Clock,
+    sent: Notice,
+    action: str,
+    reason: str | None,
+    by: str,
+    email: str,
+) -> None:
+    recipient = session.get(ChangeRecipient, sent.subject)
+    notice = session.get(ChangeNotice, recipient.notice_id) if recipient else None
+    if recipient is None or notice is None:
+        raise NotFound("change notice for client", sent.subject)
+    response = "objected" if action == "object" else "approved"
+    _answer(session, clock, notice, recipient, response, reason, by=by, contact_email=email)
 
 
 def on_deadline_soon(session: Session, clock: Clock, recipient_id: str) -> None:
