@@ -21,6 +21,7 @@ class SubProcessor(SQLModel, table=True):
     dpf_certified: bool
     commercial_organisation: bool
     agreement_ref: str | None = Field(default=None, max_length=200)
+    agreement_signed_on: date | None = Field(default=None, sa_column=Column(Date))
     status: str = Field(max_length=16)
     client_ids: list = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -55,7 +55,14 @@ class SubProcessorCreate(BaseModel):
     commercial_organisation: bool = Field(
         True, description="Canada's adequacy covers commercial organisations (PIPEDA) only."
     )
-    agreement_ref: str | None = Field(None, max_length=200)
+    agreement_ref: str | None = Field(
+        None,
+        max_length=200,
+        description="The written sub-processing agreement (GDPR Art. 28(4)); needed to activate.",
+    )
+    agreement_signed_on: date | None = Field(
+        None, description="When that agreement was signed; needed to activate."
+    )
     client_ids: list[str] = Field(
         default_factory=list,
         max_length=10_000,
@@ -79,6 +86,7 @@ class SubProcessorUpdate(BaseModel):
     transfer_mechanism: Mechanism | None = None
     dpf_certified: bool | None = None
     agreement_ref: str | None = Field(None, max_length=200)
+    agreement_signed_on: date | None = None
     client_ids: list[str] | None = Field(None, max_length=10_000)
 
 
@@ -98,6 +106,7 @@ class SubProcessorPublic(BaseModel):
     dpf_certified: bool
     commercial_organisation: bool
     agreement_ref: str | None
+    agreement_signed_on: date | None
     status: SubProcessorStatus
     client_ids: list[str] = Field(description="A client key sees only its own id here.")
     transfers: list[CountryStanding]

@@ -5,7 +5,7 @@ client's consent."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast
@@ -79,6 +79,21 @@ def _guard(sub: SubProcessor) -> None:
         )
 
 
+def _bound_by_agreement(sub: SubProcessor) -> None:
+    """GDPR Art. 28(4): a sub-processor is bound by a written contract with the same data
+    protection obligations before it processes anything."""
+    missing = [
+        name for name in ("agreement_ref", "agreement_signed_on") if getattr(sub, name) is None
+    ]
+    if missing:
+        raise RuleViolation(
+            "subprocessor-written-agreement",
+            f"{sub.name} cannot be active without its written sub-processing agreement (GDPR "
+            f"Art. 28(4)): record {' and '.join(missing)} first.",
+            errors=[e for name in missing for e in field_errors(f"body.{name}", "required")],
+        )
+
+
 def create_subprocessor(session: Session, clock: Clock, data: SubProcessorCreate) -> SubProcessor:
     now = clock.now()
     sub = SubProcessor(
@@ -86,7 +101,8 @@ def create_subprocessor(session: Session, clock: Clock, data: SubProcessorCreate
         status=SubProcessorStatus.proposed.value,
         created_at=now,
         updated_at=now,
-        **data.model_dump(mode="json", exclude={"client_ids"}),
+        **data.model_dump(mode="json", exclude={"client_ids", "agreement_signed_on"}),
+        agreement_signed_on=data.agreement_signed_on,
         client_ids=_check_clients(session, data.client_ids, "body.client_ids"),
     )
     session.add(sub)
@@ -101,10 +117,13 @@ def update_subprocessor(
     if changes.get("client_ids") is not None:
         changes["client_ids"] = _check_clients(session, changes["client_ids"], "body.client_ids")
     for name, value in changes.items():
-        if value is None and name != "agreement_ref":
+        if value is None and name not in ("agreement_ref", "agreement_signed_on"):
             raise RuleViolation("field-required", f"{name} cannot be null.")
         setattr(sub, name, value)
+    if isinstance(sub.agreement_signed_on, str):
+        sub.agreement_signed_on = date.fromisoformat(sub.agreement_signed_on)
     if sub.status == SubProcessorStatus.active.value:
+        _bound_by_agreement(sub)
         _guard(sub)
     sub.updated_at = clock.now()
     session.add(sub)
@@ -116,6 +135,7 @@ def set_status(
     session: Session, clock: Clock, sub: SubProcessor, status: SubProcessorStatus
 ) -> SubProcessor:
     if status is SubProcessorStatus.active:
+        _bound_by_agreement(sub)
         _guard(sub)
     if sub.status == SubProcessorStatus.retired.value:
         raise Conflict(f"Sub-processor {sub.id} is retired.")

@@ -30,7 +30,8 @@ def checked_on() -> str:
 
 def standing(country: str, *, dpf_certified: bool, commercial_organisation: bool) -> Standing:
     data = _data()
-    if country in data["eea"]:
+    # The EU's outermost regions and Åland have ISO codes of their own but are EU territory.
+    if country in data["eea"] or country in data["eea_territories"]:
         return Standing.eea
     decision = data["adequacy"].get(country)
     if decision is None:

@@ -35,6 +35,8 @@ def announce(api: TestClient, staff: dict, client_ids: list[str], effective_date
             "service": "Mailing",
             "processing_countries": ["FR"],
             "client_ids": client_ids,
+            "agreement_ref": "SPA-2026-020",
+            "agreement_signed_on": "2026-02-01",
         },
         headers=staff,
     ).json()

@@ -22,6 +22,8 @@ def new_sub(api: TestClient, staff: dict, client_ids: list[str], **fields) -> di
         "service": "E-mail campaigns",
         "processing_countries": ["FR"],
         "client_ids": client_ids,
+        "agreement_ref": "SPA-2026-014",
+        "agreement_signed_on": "2026-02-01",
         **fields,
     }
     response = api.post("/v1/subprocessors", json=body, headers=staff)
@@ -74,6 +76,44 @@ def test_the_transfer_guard(api: TestClient, staff: dict, tenant_a: Tenant) -> N
     )
     assert api.post(f"/v1/subprocessors/{us['id']}/activate", headers=staff).status_code == 200
     assert state(api, tenant_a, us["id"]) == "authorised"
+
+
+def test_activation_needs_the_written_sub_processing_agreement(
+    api: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    """GDPR Art. 28(4): bound by a written contract before it processes anything."""
+    sub = new_sub(api, staff, [tenant_a.id], agreement_ref=None, agreement_signed_on=None)
+    refused = api.post(f"/v1/subprocessors/{sub['id']}/activate", headers=staff)
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "subprocessor-written-agreement"
+    assert [e["field"] for e in refused.json()["errors"]] == [
+        "body.agreement_ref",
+        "body.agreement_signed_on",
+    ]
+    assert api.get(f"/v1/subprocessors/{sub['id']}", headers=staff).json()["status"] == "proposed"
+    api.patch(
+        f"/v1/subprocessors/{sub['id']}",
+        json={"agreement_ref": "SPA-2026-015", "agreement_signed_on": "2026-02-10"},
+        headers=staff,
+    )
+    assert api.post(f"/v1/subprocessors/{sub['id']}/activate", headers=staff).status_code == 200
+    # Once active, the agreement cannot be taken away.
+    cleared = api.patch(
+        f"/v1/subprocessors/{sub['id']}", json={"agreement_ref": None}, headers=staff
+    )
+    assert cleared.status_code == 422
+    assert cleared.json()["rule"] == "subprocessor-written-agreement"
+
+
+@pytest.mark.parametrize("territory", ["GP", "GF", "MQ", "RE", "YT", "MF", "AX"])
+def test_outermost_regions_and_aland_activate_with_eea(
+    api: TestClient, staff: dict, tenant_a: Tenant, territory: str
+) -> None:
+    sub = new_sub(
+        api, staff, [tenant_a.id], processing_countries=[territory], transfer_mechanism="eea"
+    )
+    assert sub["transfers"] == [{"country": territory, "standing": "eea"}]
+    assert api.post(f"/v1/subprocessors/{sub['id']}/activate", headers=staff).status_code == 200
 
 
 def test_change_notices_and_their_deadlines(

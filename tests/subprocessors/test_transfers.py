@@ -36,5 +36,11 @@ def test_standing(country: str, dpf: bool, commercial: bool, expected: Standing)
     assert standing(country, dpf_certified=dpf, commercial_organisation=commercial) is expected
 
 
+@pytest.mark.parametrize("territory", ["GP", "GF", "MQ", "RE", "YT", "MF", "AX"])
+def test_outermost_regions_and_aland_are_eea(territory: str) -> None:
+    """They have ISO codes of their own, yet are EU territory (TFEU art. 349, 355)."""
+    assert standing(territory, dpf_certified=False, commercial_organisation=True) is E
+
+
 def test_the_data_carries_its_date() -> None:
     assert date.fromisoformat(checked_on()) <= date.today()
