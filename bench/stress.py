@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="runs of each test")
     parser.add_argument("--burners", type=int, default=os.cpu_count() or 2, help="CPU loads")
+    parser.add_argument("tests", nargs="*", default=TESTS, help="test files or ids")
     options = parser.parse_args()
 
     burners = [multiprocessing.Process(target=burn, daemon=True) for _ in range(options.burners)]
@@ -45,7 +46,7 @@ def main() -> None:
                 "-p",
                 "no:cacheprovider",
                 f"--count={options.count}",
-                *TESTS,
+                *options.tests,
             ],
             capture_output=True,
             text=True,
@@ -62,12 +63,12 @@ def main() -> None:
         print(f"stress: pytest could not run (exit {result.returncode})")
         sys.exit(1)
     if failed:
-        failures = [
-            line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))
-        ]
-        print("\n".join(failures))
+        # The failures in full (tracebacks, captured logs): the cause is what we are after.
+        output = result.stdout
+        start = output.find("= FAILURES =")
+        print(output[start - 40 : start + 60_000] if start >= 40 else output[-60_000:])
     print(
-        f"stress: {options.count} runs of each of {len(TESTS)} files' tests under "
+        f"stress: {options.count} runs of each of {' '.join(options.tests)} under "
         f"{options.burners} CPU loads: {passed + failed} test runs, {failed} failed "
         f"({elapsed:.0f} s)"
     )

@@ -102,8 +102,9 @@ class Pump:
         self.tasks: set[asyncio.Task[None]] = set()
         self.results: list[AttemptResult] = []
         self._flushing: asyncio.Task[None] | None = None
-        # Every pass (the worker's jobs, kicks, settle, close) takes this lock, so whoever
-        # waits on it knows the pass before it has committed what it claimed.
+        # Every pass (the worker's jobs, kicks, settle, close) and the wake-up it plans take this
+        # lock, so whoever waits on it knows the pass before it has committed what it claimed,
+        # and wake-ups are planned in the order of the passes that read them.
         self._passing = asyncio.Lock()
         self._pending = False
         self._running = False
@@ -140,7 +141,11 @@ class Pump:
         finally:
             self._running = False
         if self.on_idle is not None and not self._closing:
-            await self.on_idle()
+            # Planned under the pass lock: a pass that read "nothing due" just before a commit
+            # must not plan its stale wake-up after the pass that commit kicked planned the
+            # right one (last writer wins; the timer would wait for the idle tick).
+            async with self._passing:
+                await self.on_idle()
 
     async def _drain(self) -> None:
         """Passes until one takes nothing (or the pump is closing). A pass in progress elsewhere
