@@ -15,7 +15,13 @@ from app.events.models import (
 from app.idempotency import IdempotencyRecord
 from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
 from app.notices.models import Notice, NoticeLink
-from app.subprocessors.models import ChangeNotice, ChangeRecipient, SubProcessor, TransferConsent
+from app.subprocessors.models import (
+    ChangeNotice,
+    ChangeRecipient,
+    InitialAcceptance,
+    SubProcessor,
+    TransferConsent,
+)
 
 __all__ = [
     "ApiKey",
@@ -35,6 +41,7 @@ __all__ = [
     "EmailAttempt",
     "Event",
     "IdempotencyRecord",
+    "InitialAcceptance",
     "InstructionVersion",
     "Notice",
     "NoticeLink",

@@ -145,6 +145,20 @@ def current(session: Session, client: Client) -> InstructionVersion:
     return version
 
 
+def transfers_forbidden(session: Session, client_id: str) -> int | None:
+    """The number of the client's current instruction version if it forbids transfers to third
+    countries (seed §2.2, §2.9), else None. Other domains ask this; they do not read versions."""
+    version = session.exec(
+        select(InstructionVersion).where(
+            InstructionVersion.client_id == client_id,
+            InstructionVersion.status == InstructionStatus.current.value,
+        )
+    ).first()
+    if version is None or version.third_country_transfers_allowed:
+        return None
+    return version.version
+
+
 def list_versions(session: Session, client: Client, params: PageParams):
     statement = select(InstructionVersion).where(InstructionVersion.client_id == client.id)
     return paginate(session, statement, InstructionVersion, params)

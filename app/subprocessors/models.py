@@ -44,6 +44,23 @@ class TransferConsent(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class InitialAcceptance(SQLModel, table=True):
+    """A sub-processor on the list annexed to the client's agreement at signature: the client
+    accepted it then (seed §2.8), so no change notice is owed for it."""
+
+    __tablename__ = "initial_acceptances"
+    __table_args__ = (
+        Index("ix_initial_acceptances_pair", "subprocessor_id", "client_id", unique=True),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    subprocessor_id: str = Field(foreign_key="subprocessors.id", max_length=40)
+    client_id: str = Field(foreign_key="clients.id", max_length=40)
+    contract_ref: str = Field(max_length=200)
+    recorded_by: str = Field(max_length=40)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class ChangeNotice(SQLModel, table=True):
     __tablename__ = "subprocessor_changes"
 

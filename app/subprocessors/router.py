@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path
 
 from app.auth.dependencies import PrincipalDep, StaffDep
-from app.clients.dependencies import VisibleClientDep
+from app.clients.dependencies import StaffClientDep, VisibleClientDep
 from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -18,6 +18,7 @@ from app.subprocessors.schemas import (
     ChangePublic,
     ClientSubProcessor,
     ConsentCreate,
+    InitialAcceptanceCreate,
     ResponseCreate,
     SubProcessorCreate,
     SubProcessorPublic,
@@ -149,6 +150,29 @@ def consent(
 ) -> Any:
     sub = service.get_subprocessor(session, principal, subprocessor_id)
     service.give_consent(session, clock, principal, client, sub, data.document_ref)
+    return next(v for v in service.client_view(session, clock, principal, client) if v.id == sub.id)
+
+
+@per_client.post(
+    "/{subprocessor_id}/initial-acceptance",
+    status_code=201,
+    summary="Record that it was on the list annexed to the client's agreement (staff)",
+    response_model=ClientSubProcessor,
+    responses=problem_responses(403, 409),
+)
+def initial_acceptance(
+    data: InitialAcceptanceCreate,
+    subprocessor_id: SubIdPath,
+    client: StaffClientDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Any:
+    """Seed §2.8: the sub-processors a client accepted at signature, with the contract that
+    lists them. The only path to `authorised` without a change notice; adding the client to a
+    sub-processor's `client_ids`, or activating it, authorises nothing by itself."""
+    sub = service.get_subprocessor(session, principal, subprocessor_id)
+    service.accept_initially(session, clock, principal, client, sub, data.contract_ref)
     return next(v for v in service.client_view(session, clock, principal, client) if v.id == sub.id)
 
 

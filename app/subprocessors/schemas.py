@@ -31,6 +31,7 @@ class ChangeKind(StrEnum):
 
 class Authorisation(StrEnum):
     authorised = "authorised"
+    blocked_by_instructions = "blocked_by_instructions"
     notice_pending = "notice_pending"
     objection_window_open = "objection_window_open"
     pending_approval = "pending_approval"
@@ -117,8 +118,23 @@ class SubProcessorPublic(BaseModel):
 
 class ClientSubProcessor(SubProcessorPublic):
     authorisation: Authorisation
+    authorisation_reason: str = Field(description="Why: the recorded facts behind the state.")
     objection_deadline: datetime | None
     consent_given_at: datetime | None
+    initial_acceptance_ref: str | None = Field(
+        description="The contract that listed it at signature, when it was accepted so."
+    )
+
+
+class InitialAcceptanceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_ref: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The agreement whose annexed list of sub-processors, at signature, names it.",
+        examples=["DPA-SCR-2025-031, annex 3"],
+    )
 
 
 class ChangeCreate(BaseModel):

@@ -14,6 +14,19 @@ from tests.conftest import Tenant, make_tenant, settle
 from tests.events.test_delivery import register
 from tests.receiver import Receiver
 
+INSTRUCTIONS = {
+    "purposes": ["newsletter"],
+    "data_categories": [{"name": "e-mail", "retention": "P3Y"}],
+    "data_subject_categories": ["subscribers"],
+    "security_measures": ["TLS"],
+    "evidence": {
+        "document_ref": "Annex 2",
+        "document_sha256": "c5e3c6d1a2e4b5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e",
+        "signed_by": "C. Dupont",
+        "received_at": "2026-03-01T10:00:00+01:00",
+    },
+}
+
 
 def new_sub(api: TestClient, staff: dict, client_ids: list[str], **fields) -> dict:
     body = {
@@ -70,12 +83,20 @@ def test_the_transfer_guard(api: TestClient, staff: dict, tenant_a: Tenant) -> N
         headers=tenant_a.headers,
     )
     assert consent.status_code == 201
-    assert consent.json()["authorisation"] == "authorised"
+    assert consent.json()["authorisation"] == "not_notified"  # consent alone is not a path
     us = new_sub(
         api, staff, [tenant_a.id], name="Cloud US", processing_countries=["US"], dpf_certified=True
     )
     assert api.post(f"/v1/subprocessors/{us['id']}/activate", headers=staff).status_code == 200
-    assert state(api, tenant_a, us["id"]) == "authorised"
+    assert state(api, tenant_a, us["id"]) == "not_notified"  # active alone authorises nothing
+    accepted = api.post(
+        f"/v1/clients/{tenant_a.id}/subprocessors/{us['id']}/initial-acceptance",
+        json={"contract_ref": "DPA-2025-031, annex 3"},
+        headers=staff,
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["authorisation"] == "authorised"
+    assert "DPA-2025-031" in accepted.json()["authorisation_reason"]
 
 
 def test_activation_needs_the_written_sub_processing_agreement(
@@ -219,6 +240,14 @@ def test_a_notice_that_reaches_no_client_is_refused(api: TestClient, staff: dict
         ("transfer, no consent", ["transfer"], "consent_required"),
         ("transfer, consent and approval", ["transfer", "consent", "approve"], "authorised"),
         ("not notified, proposed", ["no-notice"], "not_notified"),
+        ("not notified, active", ["no-notice", "activate"], "not_notified"),
+        ("not notified, client added by PATCH", ["no-notice", "patch-client"], "not_notified"),
+        ("initial acceptance", ["no-notice", "initial"], "authorised"),
+        (
+            "initial acceptance, consent missing",
+            ["transfer", "no-notice", "initial"],
+            "consent_required",
+        ),
         ("retired", ["retire"], "retired"),
     ],
 )
@@ -248,7 +277,24 @@ def test_authorisation_states(
     sub = new_sub(api, staff, [tenant.id], **fields)
     assert api.post(f"/v1/subprocessors/{sub['id']}/activate", headers=staff).status_code == 200
     if "no-notice" in steps:
-        sub = new_sub(api, staff, [tenant.id], name="Not yet")
+        sub = new_sub(
+            api, staff, [] if "patch-client" in steps else [tenant.id], name="Not yet", **fields
+        )
+        if "patch-client" in steps:
+            patched = api.patch(
+                f"/v1/subprocessors/{sub['id']}", json={"client_ids": [tenant.id]}, headers=staff
+            )
+            assert patched.status_code == 200
+        if "activate" in steps or "patch-client" in steps:
+            activated = api.post(f"/v1/subprocessors/{sub['id']}/activate", headers=staff)
+            assert activated.status_code == 200
+        if "initial" in steps:
+            accepted = api.post(
+                f"/v1/clients/{tenant.id}/subprocessors/{sub['id']}/initial-acceptance",
+                json={"contract_ref": "DPA-2025-031"},
+                headers=staff,
+            )
+            assert accepted.status_code == 201
     else:
         created = change(api, staff, [sub["id"]], "2026-05-01")
         assert created.status_code == 201, created.text
@@ -277,6 +323,55 @@ def test_authorisation_states(
         clock.advance(timedelta(days=31))
         settle(live_app)
     assert state(api, tenant, sub["id"]) == expected, case
+
+
+def test_instructions_that_forbid_transfers_block_any_third_country(
+    live_app: FastAPI, live: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    """Seed §2.2, §2.9: the client's current written instructions govern transfers, whatever
+    consent or acceptance says; a new version allowing them, once acknowledged, lifts it."""
+    api = live
+    us = new_sub(
+        api, staff, [tenant_a.id], name="Cloud US", processing_countries=["US"], dpf_certified=True
+    )
+    api.post(
+        f"/v1/clients/{tenant_a.id}/subprocessors/{us['id']}/initial-acceptance",
+        json={"contract_ref": "DPA-2025-031"},
+        headers=staff,
+    )
+    assert state(api, tenant_a, us["id"]) == "authorised"
+    url = f"/v1/clients/{tenant_a.id}/instructions"
+    version = {**INSTRUCTIONS, "third_country_transfers_allowed": False}
+    first = api.post(url, json=version, headers=tenant_a.headers).json()
+    assert api.post(f"{url}/{first['version']}/acknowledge", headers=staff).status_code == 200
+    listed = api.get(f"/v1/clients/{tenant_a.id}/subprocessors", headers=tenant_a.headers).json()
+    (cloud,) = listed
+    assert cloud["authorisation"] == "blocked_by_instructions"
+    assert "US" in cloud["authorisation_reason"] and "version 1" in cloud["authorisation_reason"]
+    second = api.post(
+        url, json={**version, "third_country_transfers_allowed": True}, headers=tenant_a.headers
+    ).json()
+    assert state(api, tenant_a, us["id"]) == "blocked_by_instructions"  # not yet current
+    assert api.post(f"{url}/{second['version']}/acknowledge", headers=staff).status_code == 200
+    assert state(api, tenant_a, us["id"]) == "authorised"
+
+
+def test_a_client_sees_a_proposed_sub_processor_it_was_told_about(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, tenant_a: Tenant
+) -> None:
+    """Named in a change notice that reached the client, before the client is on its list."""
+    register(live, tenant_a.headers, receiver, "/alpha")
+    proposed = new_sub(live, staff, [], name="Proposed mailer")
+    created = change(live, staff, [proposed["id"]], "2026-05-01", client_ids=[tenant_a.id])
+    assert created.status_code == 201, created.text
+    settle(live_app)
+    objected = live.post(
+        f"/v1/subprocessor-changes/{created.json()['id']}/objections",
+        json={"reason": "We do not want this mailer"},
+        headers=tenant_a.headers,
+    )
+    assert objected.status_code == 200
+    assert state(live, tenant_a, proposed["id"]) == "objected"
 
 
 def test_a_client_pages_through_its_own_sub_processors_only(
