@@ -29,6 +29,7 @@ class InstructionVersion(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: str | None = Field(default=None, max_length=40)
+    accepted_incomplete_reason: str | None = Field(default=None, sa_column=Column(Text))
     superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     objected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     objection_reason: str | None = Field(default=None, sa_column=Column(Text))

@@ -17,6 +17,7 @@ from app.instructions.schemas import (
     DsrPublic,
     ExceptionCreate,
     ExceptionPublic,
+    InstructionAcknowledge,
     InstructionCreate,
     InstructionDiff,
     InstructionPublic,
@@ -100,9 +101,15 @@ def acknowledge(
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
+    data: InstructionAcknowledge | None = None,
 ) -> Any:
+    """Seed §2.2: a version without its written evidence is never made current (422, rule
+    `instruction-written-evidence`); one lacking other elements needs an
+    `accept_incomplete_reason` (422, rule `instruction-incomplete`, with `missing`), recorded
+    and shown. Missing security measures alone do not block: SCR's own measures apply."""
     found = service.get_version(session, client, version)
-    return service.view(service.acknowledge(session, clock, principal, found))
+    reason = data.accept_incomplete_reason if data else None
+    return service.view(service.acknowledge(session, clock, principal, found, reason))
 
 
 @instructions.post(

@@ -113,9 +113,24 @@ class InstructionPublic(BaseModel):
     evidence: Evidence | None
     created_at: datetime
     acknowledged_at: datetime | None
+    accepted_incomplete_reason: str | None = Field(
+        description="Why SCR made this version current although elements were missing."
+    )
     superseded_at: datetime | None
     objected_at: datetime | None
     objection_reason: str | None
+
+
+class InstructionAcknowledge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept_incomplete_reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="Required to make current a version that lacks elements other than security "
+        "measures (seed §2.2); recorded and shown with the version.",
+    )
 
 
 class ListChange(BaseModel):

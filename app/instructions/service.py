@@ -165,15 +165,41 @@ def list_versions(session: Session, client: Client, params: PageParams):
 
 
 def acknowledge(
-    session: Session, clock: Clock, principal: Principal, version: InstructionVersion
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    version: InstructionVersion,
+    accept_incomplete_reason: str | None = None,
 ) -> InstructionVersion:
-    """SCR staff acknowledge: this version becomes current, the previous one superseded."""
+    """SCR staff acknowledge: this version becomes current, the previous one superseded.
+
+    Seed §2.2: SCR acts only on written instructions, so a version without its evidence is
+    never made current. Other missing elements need an explicit, recorded reason; missing
+    security measures alone do not block (absent instructions, SCR's own measures apply)."""
     if version.status != InstructionStatus.received.value:
         raise Conflict(
             f"Version {version.version} is {version.status}; only a received version "
             "can be acknowledged."
         )
+    if not version.evidence:
+        raise RuleViolation(
+            "instruction-written-evidence",
+            f"Version {version.version} has no evidence of the written instruction "
+            "(document_ref, document_sha256, signed_by, received_at): SCR acts only on written "
+            "instructions (seed §2.2). Submit a version with its evidence.",
+            missing=["evidence (the written instruction)"],
+        )
+    blocking = [gap for gap in missing(version) if gap != "security_measures"]
+    if blocking and not accept_incomplete_reason:
+        raise RuleViolation(
+            "instruction-incomplete",
+            f"Version {version.version} lacks {', '.join(blocking)}. Make it current only with "
+            "an accept_incomplete_reason, which is recorded with it.",
+            missing=blocking,
+            errors=field_errors("body.accept_incomplete_reason", "required: elements missing"),
+        )
     now = clock.now()
+    version.accepted_incomplete_reason = accept_incomplete_reason if blocking else None
     previous = session.exec(
         select(InstructionVersion).where(
             InstructionVersion.client_id == version.client_id,

@@ -79,6 +79,50 @@ def test_versions_are_append_only_and_diffable(api: TestClient, tenant_a: Tenant
     assert "evidence" in back["changed"]
 
 
+def test_only_written_instructions_become_current(
+    api: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    """Seed §2.2: no evidence, never current; other gaps need a recorded reason; missing
+    security measures alone do not block (SCR's own measures apply)."""
+    url = f"/v1/clients/{tenant_a.id}/instructions"
+
+    def submit(body: dict) -> int:
+        return api.post(url, json=body, headers=tenant_a.headers).json()["version"]
+
+    unwritten = submit({k: v for k, v in COMPLETE.items() if k != "evidence"})
+    refused = api.post(f"{url}/{unwritten}/acknowledge", headers=staff)
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "instruction-written-evidence"
+    with_reason = api.post(
+        f"{url}/{unwritten}/acknowledge",
+        json={"accept_incomplete_reason": "The client said so on the phone"},
+        headers=staff,
+    )
+    assert with_reason.status_code == 422  # no reason makes an unwritten instruction written
+    assert api.get(f"{url}/{unwritten}", headers=staff).json()["status"] == "received"
+
+    no_retention = submit({**COMPLETE, "data_categories": [{"name": "e-mail"}]})
+    refused = api.post(f"{url}/{no_retention}/acknowledge", headers=staff)
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "instruction-incomplete"
+    assert refused.json()["missing"] == ["retention of 'e-mail'"]
+    accepted = api.post(
+        f"{url}/{no_retention}/acknowledge",
+        json={"accept_incomplete_reason": "Retention follows the client's policy, annex 4"},
+        headers=staff,
+    )
+    assert accepted.status_code == 200, accepted.text
+    current = api.get(f"{url}/current", headers=tenant_a.headers).json()
+    assert current["version"] == no_retention
+    assert current["accepted_incomplete_reason"] == "Retention follows the client's policy, annex 4"
+
+    no_security = submit({**COMPLETE, "security_measures": []})
+    plain = api.post(f"{url}/{no_security}/acknowledge", headers=staff)
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["missing"] == ["security_measures"]
+    assert plain.json()["accepted_incomplete_reason"] is None
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
