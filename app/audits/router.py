@@ -72,10 +72,14 @@ def accept(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
     data: AuditDecision | None = None,
 ) -> Any:
+    """A court order a client declared (`pending_verification`) is accepted only with the
+    `court_name`, `court_order_date` and `court_order_ref` staff checked (422, rule
+    `audit-court-order-verification`)."""
     audit = service.get_audit(session, client, audit_id)
-    return service.accept(session, clock, settings, audit, data.reason if data else None)
+    return service.accept(session, clock, settings, principal, audit, data or AuditDecision())
 
 
 @router.post(
@@ -92,6 +96,8 @@ def reject(
     settings: SettingsDep,
     data: AuditDecision | None = None,
 ) -> Any:
+    """Every rejection needs a `reason` (422, rule `audit-rejection-reason`), carried in
+    `audit.rejected`."""
     audit = service.get_audit(session, client, audit_id)
     return service.reject(session, clock, settings, audit, data.reason if data else None)
 

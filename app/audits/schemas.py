@@ -22,6 +22,7 @@ class EmergencyBasis(StrEnum):
 class AuditStatus(StrEnum):
     requested = "requested"
     pending_agreement = "pending_agreement"
+    pending_verification = "pending_verification"
     accepted = "accepted"
     rejected = "rejected"
     scheduled = "scheduled"
@@ -48,6 +49,8 @@ class AuditCreate(BaseModel):
     emergency_basis: EmergencyBasis = EmergencyBasis.none
     breach_id: str | None = Field(None, max_length=40, description="For a breach basis.")
     court_order_ref: str | None = Field(None, max_length=200, description="For a court order.")
+    court_name: str | None = Field(None, max_length=300, description="The court that ordered it.")
+    court_order_date: date | None = Field(None, description="The date of the order.")
 
     @model_validator(mode="after")
     def _coherent(self) -> AuditCreate:
@@ -81,7 +84,16 @@ class AuditSchedule(BaseModel):
 class AuditDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, max_length=10_000)
+    reason: str | None = Field(
+        None, min_length=1, max_length=10_000, description="Required to reject."
+    )
+    court_name: str | None = Field(
+        None, min_length=1, max_length=300, description="Verifying a court order: the court."
+    )
+    court_order_date: date | None = Field(None, description="Verifying a court order: its date.")
+    court_order_ref: str | None = Field(
+        None, min_length=1, max_length=200, description="Verifying a court order: its reference."
+    )
 
 
 class AuditPublic(BaseModel):
@@ -99,6 +111,11 @@ class AuditPublic(BaseModel):
     emergency_basis: EmergencyBasis
     breach_id: str | None
     court_order_ref: str | None
+    court_name: str | None
+    court_order_date: date | None
+    court_order_verified_at: datetime | None = Field(
+        description="When SCR staff checked the order (a client's word alone is not enough)."
+    )
     received_at: datetime
     earliest_start: date = Field(description="The first day the 30 working days' notice allows.")
     status: AuditStatus

@@ -12,6 +12,7 @@ from app import workdays
 from app.audits.models import Audit
 from app.audits.schemas import (
     AuditCreate,
+    AuditDecision,
     AuditKind,
     AuditSchedule,
     AuditStatus,
@@ -76,7 +77,9 @@ def request_audit(
                 "An audit ordered by a judge needs the order's reference (court_order_ref).",
                 errors=field_errors("body.court_order_ref", "required for a court order"),
             )
-        status = AuditStatus.accepted  # a judge's order needs no agreement
+        # A judge's order needs no agreement, but a client's word that one exists is not an
+        # order: staff check it (court, date, reference) before it shortens any notice.
+        status = AuditStatus.accepted if principal.is_staff else AuditStatus.pending_verification
     elif data.proposed_start < earliest:
         raise _notice_violation(data.proposed_start, earliest, "body.proposed_start")
     audit = Audit(
@@ -92,6 +95,14 @@ def request_audit(
         emergency_basis=basis.value,
         breach_id=data.breach_id,
         court_order_ref=data.court_order_ref,
+        court_name=data.court_name,
+        court_order_date=data.court_order_date,
+        court_order_verified_at=now
+        if status is AuditStatus.accepted and data.court_order_ref
+        else None,
+        court_order_verified_by=(
+            principal.key_id if status is AuditStatus.accepted and data.court_order_ref else None
+        ),
         received_at=now,
         earliest_start=earliest,
         status=status.value,
@@ -174,17 +185,45 @@ def _move(
 
 
 def accept(
-    session: Session, clock: Clock, settings: Settings, audit: Audit, reason: str | None
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    principal: Principal,
+    audit: Audit,
+    decision: AuditDecision,
 ) -> Audit:
-    """SCR staff accept; for a shorter emergency notice this is the mutual agreement."""
+    """SCR staff accept; for a shorter emergency notice this is the mutual agreement, and for
+    a court order a client declared, the verification: the court, the date and the reference
+    of the order are recorded."""
+    if audit.status == AuditStatus.pending_verification.value:
+        court_order_ref = decision.court_order_ref or audit.court_order_ref
+        needed = {
+            "court_name": decision.court_name,
+            "court_order_date": decision.court_order_date,
+            "court_order_ref": court_order_ref,
+        }
+        missing = [name for name, value in needed.items() if value is None]
+        if missing:
+            raise RuleViolation(
+                "audit-court-order-verification",
+                "A court order the client declared is accepted only once SCR staff have checked "
+                f"it: record {', '.join(missing)}.",
+                errors=[e for name in missing for e in field_errors(f"body.{name}", "required")],
+            )
+        audit.court_name, audit.court_order_date = decision.court_name, decision.court_order_date
+        audit.court_order_ref = court_order_ref
+        audit.court_order_verified_at, audit.court_order_verified_by = (
+            clock.now(),
+            principal.key_id,
+        )
     _move(
         session,
         clock,
         audit,
-        {AuditStatus.requested, AuditStatus.pending_agreement},
+        {AuditStatus.requested, AuditStatus.pending_agreement, AuditStatus.pending_verification},
         AuditStatus.accepted,
     )
-    audit.decision_reason = reason
+    audit.decision_reason = decision.reason
     _tell(session, clock, settings, audit, "audit.accepted", _message(audit))
     return audit
 
@@ -192,11 +231,19 @@ def accept(
 def reject(
     session: Session, clock: Clock, settings: Settings, audit: Audit, reason: str | None
 ) -> Audit:
+    """A refusal says why (seed §2.5 grants the audit right; refusing it needs a reason the
+    client is told, in `audit.rejected`)."""
+    if not reason:
+        raise RuleViolation(
+            "audit-rejection-reason",
+            "Rejecting an audit needs a reason; it is sent to the client.",
+            errors=field_errors("body.reason", "required"),
+        )
     _move(
         session,
         clock,
         audit,
-        {AuditStatus.requested, AuditStatus.pending_agreement},
+        {AuditStatus.requested, AuditStatus.pending_agreement, AuditStatus.pending_verification},
         AuditStatus.rejected,
     )
     audit.decision_reason = reason

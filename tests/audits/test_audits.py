@@ -104,6 +104,69 @@ def test_emergencies(api: TestClient, staff: dict, tenant_a: Tenant, tenant_b: T
         headers=staff,
     )
     assert ordered.json()["status"] == "accepted"
+    assert ordered.json()["court_order_verified_at"] is not None  # staff recorded it
+
+
+def test_a_court_order_a_client_declares_is_checked_before_it_counts(
+    api: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    url = f"/v1/clients/{tenant_a.id}/audits"
+    soon = {"proposed_start": "2026-03-09", "proposed_end": "2026-03-10"}
+    declared = api.post(
+        url,
+        json=audit(**soon, emergency_basis="court_order", court_order_ref="anything"),
+        headers=tenant_a.headers,
+    )
+    assert declared.status_code == 201, declared.text
+    assert declared.json()["status"] == "pending_verification"
+    assert declared.json()["court_order_verified_at"] is None
+    audit_url = f"{url}/{declared.json()['id']}"
+    unchecked = api.post(f"{audit_url}/accept", json={}, headers=staff)
+    assert unchecked.status_code == 422
+    assert unchecked.json()["rule"] == "audit-court-order-verification"
+    assert {e["field"] for e in unchecked.json()["errors"]} == {
+        "body.court_name",
+        "body.court_order_date",
+    }
+    checked = api.post(
+        f"{audit_url}/accept",
+        json={
+            "court_name": "Tribunal judiciaire de Paris",
+            "court_order_date": "2026-02-27",
+            "court_order_ref": "RG 26/01234",
+        },
+        headers=staff,
+    )
+    assert checked.status_code == 200, checked.text
+    accepted = checked.json()
+    assert accepted["status"] == "accepted"
+    assert (accepted["court_name"], accepted["court_order_ref"]) == (
+        "Tribunal judiciaire de Paris",
+        "RG 26/01234",
+    )
+    assert accepted["court_order_verified_at"] is not None
+
+
+def test_every_rejection_says_why(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    register(live, alpha.headers, receiver, "/alpha", event_types=["audit.rejected"])
+    requested = live.post(
+        f"/v1/clients/{alpha.id}/audits", json=audit(), headers=alpha.headers
+    ).json()
+    audit_url = f"/v1/clients/{alpha.id}/audits/{requested['id']}"
+    for body in (None, {}, {"reason": ""}):
+        silent = live.post(f"{audit_url}/reject", json=body, headers=staff)
+        assert silent.status_code == 422, body
+    assert live.get(audit_url, headers=staff).json()["status"] == "requested"
+    rejected = live.post(
+        f"{audit_url}/reject", json={"reason": "The auditor is a competitor."}, headers=staff
+    )
+    assert rejected.status_code == 200
+    settle(live_app)
+    (told,) = receiver.at("/alpha")
+    assert told.payload["data"]["reason"] == "The auditor is a competitor."
 
 
 def test_a_pen_test_needs_the_tripartite_agreement(
