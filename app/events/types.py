@@ -23,6 +23,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "data_subject_request.received",
     "data_subject_request.reminder",
     "data_subject_request.completed",
+    "data_subject_request.overdue",
     "subprocessor.change_notice",
     "subprocessor.objection",
     "subprocessor.approval",
@@ -47,6 +48,7 @@ def is_urgent(event_type: str) -> bool:
         "disclosure_request.received",
         "instruction.objected",
         "notice.escalated",
+        "data_subject_request.overdue",
     }
 
 

@@ -1,4 +1,5 @@
-"""Wiring into the events engine: security-exception ends and data-subject request reminders."""
+"""Wiring into the events engine: security-exception ends, data-subject request reminders and
+overdue requests."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ def _ending(session: Session, clock: Clock, timer: Timer, settings: Settings) ->
 @timers.handler(service.EXCEPTION_ENDED)
 def _ended(session: Session, clock: Clock, timer: Timer, settings: Settings) -> None:
     service.on_exception_timer(session, clock, timer.subject, ended=True)
+
+
+@timers.handler(service.DSR_OVERDUE)
+def _dsr_overdue(session: Session, clock: Clock, timer: Timer, settings: Settings) -> None:
+    service.on_dsr_overdue(session, clock, timer.subject)
 
 
 @timers.handler(service.DSR_REMINDER)

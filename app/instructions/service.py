@@ -34,6 +34,7 @@ from app.settings import Settings
 
 EXCEPTION_ENDING, EXCEPTION_ENDED = "security_exception.ending", "security_exception.end"
 DSR_REMINDER = "data_subject_request.reminder"
+DSR_OVERDUE = "data_subject_request.overdue"
 ENDING_NOTICE = timedelta(hours=24)
 DSR_REMINDERS_BEFORE = (timedelta(days=3), timedelta(days=1))
 
@@ -424,6 +425,14 @@ def order_dsr(
         _dsr_message(request),
         client_id=None,
     )
+    timers.schedule(
+        session,
+        clock,
+        kind=DSR_OVERDUE,
+        subject=request.id,
+        due_at=request.due_at,
+        client_id=client.id,
+    )
     for before in DSR_REMINDERS_BEFORE:
         if request.due_at - before > now:
             timers.schedule(
@@ -479,6 +488,22 @@ def on_dsr_reminder(session: Session, clock: Clock, request_id: str) -> None:
             session,
             clock,
             "data_subject_request.reminder",
+            request.id,
+            _dsr_message(request),
+            client_id=audience,
+        )
+
+
+def on_dsr_overdue(session: Session, clock: Clock, request_id: str) -> None:
+    """Seed §2.5: the client ordered it by a date; past it, both sides are told, once."""
+    request = session.get(DataSubjectRequest, request_id)
+    if request is None or request.status != "open":
+        return
+    for audience in (request.client_id, None):
+        events.emit(
+            session,
+            clock,
+            "data_subject_request.overdue",
             request.id,
             _dsr_message(request),
             client_id=audience,

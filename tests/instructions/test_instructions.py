@@ -284,3 +284,29 @@ def test_data_subject_requests(
     types = [r.payload["type"] for r in receiver.at("/alpha")]
     assert types.count("data_subject_request.reminder") == 2
     assert types[-1] == "data_subject_request.completed"
+    assert "data_subject_request.overdue" not in types  # completed in time: never overdue
+
+
+def test_an_uncompleted_data_subject_request_is_overdue_once_at_its_due_time(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    alpha = make_tenant(live, staff, "Alpha")
+    register(live, alpha.headers, receiver, "/alpha", event_types=["data_subject_request.overdue"])
+    register(live, staff, receiver, "/scr", event_types=["data_subject_request.overdue"])
+    due = clock.now() + timedelta(days=10)
+    live.post(
+        f"/v1/clients/{alpha.id}/data-subject-requests",
+        json={"kind": "rectification", "subject_ref": "CUST-12", "due_at": due.isoformat()},
+        headers=alpha.headers,
+    )
+    clock.set(due - timedelta(milliseconds=1))
+    settle(live_app)
+    assert receiver.at("/alpha") == [] and receiver.at("/scr") == []
+    clock.set(due)
+    settle(live_app)
+    clock.advance(timedelta(days=2))
+    settle(live_app)
+    for path in ("/alpha", "/scr"):
+        (overdue,) = receiver.at(path)
+        assert overdue.payload["data"]["subject_ref"] == "CUST-12"
+        assert overdue.payload["data"]["status"] == "open"
