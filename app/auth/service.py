@@ -146,10 +146,31 @@ def get_visible_key(session: Session, principal: Principal, key_id: str) -> ApiK
     return key
 
 
-def revoke_key(session: Session, clock: Clock, principal: Principal, key_id: str) -> ApiKey:
+def revoke_key(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    key_id: str,
+    *,
+    keep_a_staff_key: bool = True,
+) -> ApiKey:
     key = get_visible_key(session, principal, key_id)
     if key.revoked_at is not None:
         raise Conflict(f"API key {key_id} is already revoked (at {key.revoked_at.isoformat()}).")
+    if keep_a_staff_key and key.role == Role.staff.value:
+        # Locked, so two revocations at once cannot each see the other's key as the survivor.
+        active_staff = session.exec(
+            select(ApiKey.id)
+            .where(ApiKey.role == Role.staff.value, col(ApiKey.revoked_at).is_(None))
+            .with_for_update()
+        ).all()
+        if list(active_staff) == [key.id]:
+            raise Conflict(
+                f"API key {key_id} is the last active staff key: revoking it would lock SCR out "
+                "of the service. Create another first; `dpa keys create --role staff` at the "
+                "console is the way back.",
+                rule="last-active-staff-key",
+            )
     key.revoked_at = clock.now()
     session.add(key)
     session.flush()
@@ -159,7 +180,8 @@ def revoke_key(session: Session, clock: Clock, principal: Principal, key_id: str
 def revoke_key_by_id(session: Session, clock: Clock, key_id: str) -> ApiKey:
     """Revocation by an operator at the console (`dpa keys revoke`)."""
     staff = Principal(key_id="console", role=Role.staff, client_id=None)
-    return revoke_key(session, clock, staff, key_id)
+    # The operator at the console can always make a new key, so nothing to keep here.
+    return revoke_key(session, clock, staff, key_id, keep_a_staff_key=False)
 
 
 def list_client_keys(session: Session, client_id: str, params: PageParams):

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
+from app.auth import service as auth_service
+from app.auth.schemas import Role
 from app.clock import MovableClock
 from tests.conftest import SECRET, Tenant, bearer, make_tenant
 
@@ -45,6 +47,27 @@ def test_a_revoked_key_fails_on_the_very_next_request(
     assert revoked.status_code == 200
     assert revoked.json()["revoked_at"] is not None
     assert api.get(f"/v1/clients/{tenant_a.id}", headers=tenant_a.headers).status_code == 401
+
+
+def test_the_last_active_staff_key_cannot_be_revoked_through_the_api(
+    api: TestClient, staff: dict
+) -> None:
+    """A key may revoke itself, but not lock SCR out: `dpa keys create` is the way back."""
+    me = api.get("/v1/me", headers=staff).json()["key_id"]
+    alone = api.delete(f"/v1/api-keys/{me}", headers=staff)
+    assert alone.status_code == 409
+    assert alone.headers["content-type"] == "application/problem+json"
+    assert alone.json()["rule"] == "last-active-staff-key"
+    assert api.get("/v1/me", headers=staff).status_code == 200  # still works
+    context = api.app.state.context  # type: ignore[attr-defined]
+    with Session(context.engine) as session:  # staff keys are made at the console
+        _key, plain = auth_service.create_key(
+            session, context.clock, context.settings.key_hash_secret, role=Role.staff
+        )
+        session.commit()
+    other = bearer(plain)
+    assert api.delete(f"/v1/api-keys/{me}", headers=other).status_code == 200
+    assert api.get("/v1/me", headers=staff).status_code == 401
 
 
 def test_a_client_revokes_its_own_keys_but_not_another_clients(
