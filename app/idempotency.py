@@ -4,7 +4,6 @@ transaction as the change it made, so a retry can neither repeat the change nor 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from datetime import datetime, timedelta
 
@@ -24,18 +23,17 @@ class IdempotencyRecord(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("scope", "idempotency_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    scope: str = Field(max_length=64, description="Keyed hash of the caller's credentials.")
+    scope: str = Field(
+        max_length=64,
+        description="The authenticated API key's id: the same Idempotency-Key from two API keys "
+        "are two keys.",
+    )
     idempotency_key: str = Field(max_length=MAX_KEY_LENGTH)
     fingerprint: str = Field(max_length=64)
     status_code: int
     response_body: bytes
     response_headers: str
     created_at: datetime = Field(sa_type=UTCDateTime)
-
-
-def scope_of(authorization: str | None, secret: bytes) -> str:
-    """Keys are per caller: the same Idempotency-Key from two API keys are two keys."""
-    return hmac.new(secret, (authorization or "").encode(), hashlib.sha256).hexdigest()
 
 
 def fingerprint_of(method: str, path: str, query: str, body: bytes) -> str:

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from starlette.requests import ClientDisconnect
 
 from app import idempotency
+from app.auth.service import authenticate
 from app.context import AppContext
 from app.errors import Conflict, problem_response, problem_responses
 
@@ -88,12 +89,23 @@ async def _unit_of_work(
     request.state.session = session
     request.state.deferred_writes = []
     key = request.headers.get("idempotency-key") if request.method == "POST" else None
+    authorization = request.headers.get("authorization")
+    if key is not None and authorization is None:
+        key = None  # a page with no key (the notice link): nothing to replay, nothing to store
     try:
         if key is not None:
             idempotency.check_key(key)
-            scope = idempotency.scope_of(
-                request.headers.get("authorization"), context.settings.key_hash_secret
+            # Authenticated first: a revoked or unknown key is refused before any stored
+            # answer (which may carry a secret) is looked up, and the scope is the key itself,
+            # however its header is spelled.
+            principal, _stale = await run_in_threadpool(
+                authenticate,
+                session,
+                context.clock,
+                context.settings.key_hash_secret,
+                authorization,
             )
+            scope = principal.key_id
             fingerprint = idempotency.fingerprint_of(
                 request.method, request.url.path, request.url.query, await request.body()
             )

@@ -6,8 +6,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app.auth import service as auth_service
+from app.auth.schemas import Role
 from app.clients.models import Client
-from tests.conftest import Tenant
+from tests.conftest import Tenant, bearer
 
 BODY = {"name": "Theta", "legal_name": "Theta SAS", "country": "FR"}
 
@@ -53,6 +55,54 @@ def test_keys_are_per_caller(api: TestClient, staff: dict, tenant_a: Tenant) -> 
     by_client = api.post(url, json=contact, headers={**tenant_a.headers, "Idempotency-Key": "k"})
     assert by_staff.status_code == by_client.status_code == 201
     assert by_staff.json()["id"] != by_client.json()["id"]
+
+
+def test_a_key_is_the_same_caller_however_its_header_is_spelled(
+    api: TestClient, staff: dict, session: Session
+) -> None:
+    key = staff["Authorization"].split(" ", 1)[1]
+    spellings = [f"Bearer {key}", f"bearer {key}", f"Bearer  {key}", f"BEARER {key} "]
+    answers = [
+        api.post(
+            "/v1/clients",
+            json=BODY,
+            headers={"Authorization": spelling, "Idempotency-Key": "spelled"},
+        )
+        for spelling in spellings
+    ]
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert count_clients(session) == 1
+
+
+def test_a_revoked_key_gets_401_not_a_replay(
+    api: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    """The stored answer carries a shown-once secret: only the live key that made the request
+    may have it again."""
+    context = api.app.state.context  # type: ignore[attr-defined]
+    with Session(context.engine) as db:  # a second staff key, as `dpa keys create` makes one
+        _key, plain = auth_service.create_key(
+            db, context.clock, context.settings.key_hash_secret, role=Role.staff
+        )
+        db.commit()
+    other_staff = bearer(plain)
+    url = f"/v1/clients/{tenant_a.id}/api-keys"
+    headers = {**staff, "Idempotency-Key": "new-key"}
+    first = api.post(url, json={"name": "spare"}, headers=headers)
+    assert first.status_code == 201, first.text
+    me = api.get("/v1/me", headers=staff).json()["key_id"]
+    assert api.delete(f"/v1/api-keys/{me}", headers=other_staff).status_code == 200
+    replay = api.post(url, json={"name": "spare"}, headers=headers)
+    assert replay.status_code == 401
+    assert replay.headers["content-type"] == "application/problem+json"
+    assert first.json()["key"] not in replay.text
+    unknown = api.post(
+        url,
+        json={"name": "spare"},
+        headers={"Authorization": "Bearer dpa_" + "A" * 43, "Idempotency-Key": "new-key"},
+    )
+    assert unknown.status_code == 401
 
 
 def test_a_refused_request_is_not_remembered(
