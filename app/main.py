@@ -120,7 +120,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served from our own assets: install_docs below
         redoc_url=None,
-        swagger_ui_parameters={"persistAuthorization": True},
+        swagger_ui_parameters={"persistAuthorization": settings.docs_persist_auth},
     )
     context.metrics = Metrics()
     context.metrics.watch_outbox(context.engine, context.clock)

@@ -111,6 +111,16 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def _protective_headers(path: str, headers: list[Any]) -> list[tuple[bytes, bytes]]:
+    """Every answer: no content sniffing. Every answer but the docs' static assets: not stored
+    by any cache — API answers carry personal data and shown-once secrets (SPEC §13)."""
+    extra = [(b"x-content-type-options", b"nosniff")]
+    has_cache_control = any(name.lower() == b"cache-control" for name, _ in headers)
+    if not has_cache_control and not path.startswith("/docs/assets/"):
+        extra.append((b"cache-control", b"no-store"))
+    return extra
+
+
 class RequestContextMiddleware:
     """Gives each request an id (echoed in `X-Request-ID` and in problems) and counts it."""
 
@@ -135,6 +145,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers: list[Any] = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.extend(_protective_headers(scope["path"], headers))
                 message = {**message, "headers": headers}
             await send(message)
 

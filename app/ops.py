@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlmodel import Session
 
 from app import migrate
-from app.errors import problem_response, problem_responses
+from app.auth.service import authenticate
+from app.errors import Unauthorized, problem_response, problem_responses
 
 router = APIRouter(tags=["ops"])
+
+
+def _metrics_refusal(request: Request) -> Response | None:
+    """None if the caller may read /metrics, else the problem to answer."""
+    context = request.app.state.context
+    authorization = request.headers.get("authorization")
+    token = context.settings.metrics_token
+    if token is not None and authorization is not None:
+        scheme, _, presented = authorization.partition(" ")
+        expected = token.get_secret_value()
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            presented.strip().encode(), expected.encode()
+        ):
+            return None
+    try:
+        with Session(context.engine) as session:
+            principal, _stale = authenticate(
+                session, context.clock, context.settings.key_hash_secret, authorization
+            )
+    except Unauthorized as exc:
+        return problem_response(
+            401,
+            "unauthorized",
+            f"{exc.detail} /metrics needs a staff API key or the DPA_METRICS_TOKEN.",
+            request,
+            title="Unauthorized",
+            headers=exc.headers(),
+        )
+    if not principal.is_staff:
+        return problem_response(
+            403, "forbidden", "/metrics needs a staff API key.", request, title="Forbidden"
+        )
+    return None
 
 
 class Health(BaseModel):
@@ -72,9 +108,16 @@ def readyz(request: Request) -> Any:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."},
+        **problem_responses(401, 403),
+    },
 )
 def metrics(request: Request) -> Response:
+    """Needs `Authorization: Bearer <DPA_METRICS_TOKEN>` (for the scraper) or a staff key."""
+    refused = _metrics_refusal(request)
+    if refused is not None:
+        return refused
     return Response(
         generate_latest(request.app.state.context.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )

@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(None, description="E-mail fallback server; off when unset.")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = Field("dpa-service@localhost", description="Sender of fallback e-mails.")
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="A bearer token the Prometheus scraper sends to /metrics; unset, /metrics "
+        "needs a staff API key.",
+    )
+    docs_persist_auth: bool = Field(
+        False,
+        description="Let Swagger UI keep the pasted API key in the browser's local storage "
+        "across sessions (off: it is forgotten when the page closes).",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description=(

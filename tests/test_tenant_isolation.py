@@ -27,7 +27,7 @@ UNSCOPED = {
     ("GET", "/docs/oauth2-redirect"): "public",
     ("GET", "/healthz"): "public",
     ("GET", "/readyz"): "public",
-    ("GET", "/metrics"): "public",
+    ("GET", "/metrics"): "staff",
     ("GET", "/v1/me"): "own",
     ("GET", "/v1/clients"): "own",
     ("POST", "/v1/clients"): "staff",

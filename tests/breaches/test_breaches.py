@@ -56,9 +56,11 @@ def test_each_affected_client_is_notified_with_only_its_own_part(
     aware_at = clock.now() - timedelta(hours=2)
     breach = create(live, staff, breach_body([alpha.id, beta.id], aware_at))
     assert breach["notices"][0]["seconds_to_notify_deadline"] == 70 * 3600
-    assert "dpa_breach_timers_open 2.0" in live.get("/metrics").text
+    assert "dpa_breach_timers_open 2.0" in live.get("/metrics", headers=staff).text
     settle(live_app)
-    assert "dpa_breach_timers_open 0.0" in live.get("/metrics").text  # delivered: timers stop
+    assert (
+        "dpa_breach_timers_open 0.0" in live.get("/metrics", headers=staff).text
+    )  # delivered: timers stop
 
     for tenant, other, path in ((alpha, beta, "/alpha"), (beta, alpha, "/beta")):
         (received,) = receiver.at(path)
@@ -137,7 +139,9 @@ def test_escalation_when_no_endpoint_answers_within_15_minutes(
     register(live, staff, receiver, "/scr", event_types=["breach.escalated"])
     create(live, staff, breach_body([alpha.id], clock.now()))
     settle(live_app)
-    assert "dpa_breach_timers_open 1.0" in live.get("/metrics").text  # nothing delivered yet
+    assert (
+        "dpa_breach_timers_open 1.0" in live.get("/metrics", headers=staff).text
+    )  # nothing delivered yet
     clock.advance(timedelta(minutes=14, seconds=59))
     settle(live_app)
     assert receiver.at("/scr") == []

@@ -33,7 +33,7 @@ def test_delivery_metrics(
     emit(live_app, "audit.requested", "aud_m", {}, None)
     settle(live_app)
     clock.advance(timedelta(seconds=90))
-    text = live.get("/metrics").text
+    text = live.get("/metrics", headers=staff).text
     assert metric(text, 'dpa_deliveries{status="delivered"}') == 1
     assert metric(text, 'dpa_deliveries{status="pending"}') == 1
     assert metric(text, 'dpa_deliveries{status="failed"}') == 0
@@ -63,7 +63,7 @@ def test_an_interrupted_claim_is_counted_and_sent_again(
     settle(live_app)
 
     assert [r.webhook_id for r in receiver.received] == [event_id]
-    text = live.get("/metrics").text
+    text = live.get("/metrics", headers=staff).text
     assert metric(text, 'dpa_webhook_attempts_total{outcome="interrupted"}') == 1
     assert metric(text, 'dpa_webhook_attempts_total{outcome="success"}') == 1
     outcomes = [
