@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install chromium run test lint format openapi bench drills stress clean
+.PHONY: install chromium run test audit lint format openapi bench drills stress clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
@@ -36,6 +37,12 @@ chromium:
 	  command -v chromium >/dev/null 2>&1 || \
 	    echo "Chromium could not be installed: the browser tests will be skipped"; \
 	}
+
+# Known vulnerabilities in the installed dependencies (pip-audit against PyPI's advisory data;
+# it says which packages it could not check where the index does not serve that data).
+audit: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[audit]'
+	$(BIN)/pip-audit --vulnerability-service pypi --skip-editable --progress-spinner off
 
 lint: install
 	$(BIN)/ruff check app tests migrations bench
