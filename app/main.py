@@ -19,6 +19,7 @@ from app.audits.router import calendar as calendar_router
 from app.audits.router import router as audits_router
 from app.auth.router import router as auth_router
 from app.auth.service import bootstrap_staff_key
+from app.bodylimit import BodyLimitMiddleware
 from app.breaches.router import disclosures_router
 from app.breaches.router import reports as breach_reports_router
 from app.breaches.router import router as breaches_router
@@ -127,6 +128,9 @@ def create_app(
     app.state.context = context
     install_error_handlers(app)
     install_docs(app)
+    # Inner first: the body limit answers before routing and authentication; the request
+    # context (id, metrics, security headers) wraps every answer, a 413 included.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=context.metrics)
     app.include_router(ops.router)
     app.include_router(clients_router)

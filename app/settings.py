@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(None, description="E-mail fallback server; off when unset.")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = Field("dpa-service@localhost", description="Sender of fallback e-mails.")
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="The largest request body accepted; larger ones get 413 before they are "
+        "read or authenticated.",
+    )
     metrics_token: SecretStr | None = Field(
         None,
         description="A bearer token the Prometheus scraper sends to /metrics; unset, /metrics "
