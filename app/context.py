@@ -14,6 +14,7 @@ from app.clock import Clock
 from app.settings import Settings
 
 if TYPE_CHECKING:
+    from app.auth.throttle import FailedAuthThrottle
     from app.metrics import Metrics
     from app.worker import Worker
 
@@ -25,6 +26,7 @@ class AppContext:
     clock: Clock
     worker: Worker | None = field(default=None)
     metrics: Metrics | None = field(default=None)
+    throttle: FailedAuthThrottle | None = field(default=None)
     _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
         default_factory=weakref.WeakKeyDictionary, repr=False
     )

@@ -102,6 +102,18 @@ class Unauthorized(DomainError):
         return {"WWW-Authenticate": "Bearer"}
 
 
+class TooManyRequests(DomainError):
+    status = 429
+    slug = "too-many-requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class Forbidden(DomainError):
     status = 403
     slug = "forbidden"

@@ -19,6 +19,7 @@ from app.audits.router import calendar as calendar_router
 from app.audits.router import router as audits_router
 from app.auth.router import router as auth_router
 from app.auth.service import bootstrap_staff_key
+from app.auth.throttle import FailedAuthThrottle
 from app.bodylimit import BodyLimitMiddleware
 from app.breaches.router import disclosures_router
 from app.breaches.router import reports as breach_reports_router
@@ -122,6 +123,9 @@ def create_app(
         docs_url=None,  # served from our own assets: install_docs below
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": settings.docs_persist_auth},
+    )
+    context.throttle = FailedAuthThrottle(
+        settings.auth_failure_limit, settings.auth_failure_window_seconds
     )
     context.metrics = Metrics()
     context.metrics.watch_outbox(context.engine, context.clock)

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from app import migrate
-from app.auth.service import authenticate
-from app.errors import Unauthorized, problem_response, problem_responses
+from app.auth.throttle import address_of, authenticate_request
+from app.errors import TooManyRequests, Unauthorized, problem_response, problem_responses
 
 router = APIRouter(tags=["ops"])
 
@@ -32,9 +32,13 @@ def _metrics_refusal(request: Request) -> Response | None:
             return None
     try:
         with Session(context.engine) as session:
-            principal, _stale = authenticate(
-                session, context.clock, context.settings.key_hash_secret, authorization
+            principal, _stale = authenticate_request(
+                session, context, authorization, address_of(request.client)
             )
+    except TooManyRequests as exc:
+        return problem_response(
+            429, exc.slug, exc.detail, request, headers=exc.headers(), **exc.extra
+        )
     except Unauthorized as exc:
         return problem_response(
             401,

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from starlette.requests import ClientDisconnect
 
 from app import idempotency
-from app.auth.service import authenticate
+from app.auth.throttle import address_of, authenticate_request
 from app.context import AppContext
 from app.errors import Conflict, problem_response, problem_responses
 
@@ -99,11 +99,11 @@ async def _unit_of_work(
             # answer (which may carry a secret) is looked up, and the scope is the key itself,
             # however its header is spelled.
             principal, _stale = await run_in_threadpool(
-                authenticate,
+                authenticate_request,
                 session,
-                context.clock,
-                context.settings.key_hash_secret,
+                context,
                 authorization,
+                address_of(request.client),
             )
             scope = principal.key_id
             fingerprint = idempotency.fingerprint_of(

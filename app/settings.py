@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         description="The largest request body accepted; larger ones get 413 before they are "
         "read or authenticated.",
     )
+    auth_failure_limit: int = Field(
+        20,
+        ge=1,
+        description="Failed authentications one address may make within the window before "
+        "it gets 429 (per process).",
+    )
+    auth_failure_window_seconds: float = Field(60.0, gt=0, description="That window.")
     metrics_token: SecretStr | None = Field(
         None,
         description="A bearer token the Prometheus scraper sends to /metrics; unset, /metrics "

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.auth.service import Principal, authenticate, touch_key
+from app.auth.service import Principal, touch_key
+from app.auth.throttle import address_of, authenticate_request
 from app.db import SessionDep
 from app.errors import Forbidden
 from app.routing import defer_write
@@ -25,11 +26,8 @@ def get_principal(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     context = request.app.state.context
-    principal, stale = authenticate(
-        session,
-        context.clock,
-        context.settings.key_hash_secret,
-        request.headers.get("authorization"),
+    principal, stale = authenticate_request(
+        session, context, request.headers.get("authorization"), address_of(request.client)
     )
     if stale:
         now = context.clock.now()

@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
@@ -175,3 +176,21 @@ def test_cli_clients_create(api: TestClient, staff: dict, settings, tmp_path: Pa
     )
     assert bad.returncode == 2
     assert "timezone" in bad.stderr
+
+
+def test_failed_authentications_are_throttled_per_address(
+    app: FastAPI, api: TestClient, staff: dict
+) -> None:
+    """SPEC §13: after DPA_AUTH_FAILURE_LIMIT failures (20) in a minute, that address gets 429
+    with Retry-After, before any key is checked; another address is unaffected."""
+    attacker = TestClient(app, client=("203.0.113.7", 40000), raise_server_exceptions=False)
+    answers = [attacker.get("/v1/clients", headers=bearer("dpa_" + f"{n:043d}")) for n in range(50)]
+    statuses = [a.status_code for a in answers]
+    assert statuses[:20] == [401] * 20
+    assert set(statuses[20:]) == {429}
+    throttled = answers[-1]
+    assert throttled.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(throttled.headers["retry-after"]) <= 60
+    # Even a good key from that address waits; from another address it works at once.
+    assert attacker.get("/v1/clients", headers=staff).status_code == 429
+    assert api.get("/v1/clients", headers=staff).status_code == 200
