@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from app import crypto
 from app import migrate as migrations
 from app.auth import service as auth_service
 from app.auth.schemas import ApiKeyPublic, Role
@@ -48,9 +49,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         raise _fail(f"invalid DPA_ settings:\n{exc}") from exc
+    crypto.configure(settings.key_hash_secret)
+    return settings
 
 
 def _require_migrated(settings: Settings) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,12 +56,21 @@ def is_sqlite(url: str) -> bool:
 POOL_OVERFLOW = 20
 
 
+def _private(database: str) -> None:
+    """The SQLite file and its WAL companions, readable by the service's user only."""
+    for path in (database, f"{database}-wal", f"{database}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
+
+
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database
         in_memory = not database or database == ":memory:"
         if not in_memory:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # The service's own: nobody else on the host reads the database (SPEC §13).
+            Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # An in-memory database lives in one connection per thread: no pool to size.
         pool = {} if in_memory else {"pool_size": pool_size, "max_overflow": POOL_OVERFLOW}
         engine = create_engine(
@@ -76,6 +87,8 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            if not in_memory:
+                _private(database)
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=POOL_OVERFLOW)

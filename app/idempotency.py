@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, UniqueConstraint, delete
 from sqlmodel import Field, Session, SQLModel, select
 
+from app.crypto import SealedBytes
 from app.db import UTCDateTime
 from app.errors import RuleViolation
 
@@ -31,7 +32,8 @@ class IdempotencyRecord(SQLModel, table=True):
     idempotency_key: str = Field(max_length=MAX_KEY_LENGTH)
     fingerprint: str = Field(max_length=64)
     status_code: int
-    response_body: bytes
+    # Sealed at rest (app.crypto): answers carry shown-once API keys and signing secrets.
+    response_body: bytes = Field(sa_type=SealedBytes("idempotent-answer"))  # type: ignore[call-overload]
     response_headers: str
     created_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from sqlmodel import Session
 
-from app import ops
+from app import crypto, ops
 from app.audits.router import calendar as calendar_router
 from app.audits.router import router as audits_router
 from app.auth.router import router as auth_router
@@ -92,6 +92,7 @@ def create_app(
     bootstrap: bool = True,
 ) -> FastAPI:
     settings = settings or Settings()
+    crypto.configure(settings.key_hash_secret)
     context = AppContext(
         settings=settings,
         engine=make_engine(settings.database_url, settings.database_pool_size),

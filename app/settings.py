@@ -126,7 +126,7 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value().encode()
         path = self.var_dir / "secret_key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             candidate = secrets.token_urlsafe(48)
             # Another process may create it first: then its secret is the one used.
             with contextlib.suppress(FileExistsError), path.open("x", encoding="utf-8") as handle:

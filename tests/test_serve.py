@@ -34,6 +34,11 @@ def test_first_start_prints_one_staff_key_and_serves_swagger(tmp_path: Path) -> 
         assert docs.status_code == 200
         assert "swagger-ui" in docs.text
         assert httpx.get(f"{server.url}/openapi.json").json()["info"]["title"] == "dpa-service"
+        # The service's state is its own (SPEC §13): var/ 0700, the database and secret 0600.
+        var = tmp_path / "var"
+        assert var.stat().st_mode & 0o777 == 0o700
+        for private in var.iterdir():
+            assert private.stat().st_mode & 0o077 == 0, private.name
 
     with serving(tmp_path) as server:
         pass

@@ -26,7 +26,10 @@ class ApiKeyPublic(BaseModel):
     role: Role
     client_id: str | None
     name: str | None
-    prefix: str = Field(description="The first characters of the key, to recognise it.")
+    prefix: str = Field(
+        description="`dpa_…` and the key's last four characters, to recognise it.",
+        examples=["dpa_…x7Qe"],
+    )
     created_at: datetime
     last_used_at: datetime | None = Field(description="Last authenticated request, to the minute.")
     revoked_at: datetime | None

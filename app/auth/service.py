@@ -82,7 +82,9 @@ def create_key(
         role=role.value,
         client_id=client_id,
         name=name,
-        prefix=plain[:12],
+        # To recognise a key without storing any of its leading secret characters: the
+        # scheme and the last four (24 bits of ~256), as payment processors show a card.
+        prefix=f"{KEY_PREFIX}…{plain[-4:]}",
         key_hash=hash_key(plain, secret),
         created_at=clock.now(),
         created_by=created_by,

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
+from app.crypto import SealedText
 from app.db import UTCDateTime
 
 
@@ -38,8 +39,12 @@ class WebhookEndpoint(SQLModel, table=True):
     event_types: list = Field(sa_column=Column(JSON, nullable=False))
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, max_length=500)
-    secret: str = Field(max_length=100)
-    previous_secret: str | None = Field(default=None, max_length=100)
+    # Sealed at rest (app.crypto): the database alone never shows a signing secret.
+    secret: str = Field(sa_type=SealedText(300, "webhook-secret"))  # type: ignore[call-overload]
+    previous_secret: str | None = Field(
+        default=None,
+        sa_type=SealedText(300, "webhook-secret"),  # type: ignore[call-overload]
+    )
     previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
