@@ -74,7 +74,11 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         # An in-memory database lives in one connection per thread: no pool to size.
         pool = {} if in_memory else {"pool_size": pool_size, "max_overflow": POOL_OVERFLOW}
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            # Errors and logs name the statement, never its values (personal data, secrets).
+            hide_parameters=True,
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -91,7 +95,13 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
                 _private(database)
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=POOL_OVERFLOW)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=POOL_OVERFLOW,
+        hide_parameters=True,
+    )
 
 
 async def get_session(request: Request) -> Session:

@@ -10,11 +10,12 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_
 from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.bounds import EARLIEST_YEAR, LATEST_YEAR, Moment
 from app.errors import RuleViolation, field_errors
 
 T = TypeVar("T")
@@ -39,12 +40,15 @@ class PageParams:
 async def page_params(
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description="Items per page."),
     cursor: str | None = Query(None, max_length=200, description="`next_cursor` of a page."),
-    created_after: AwareDatetime | None = Query(
-        None, description="Only items created at or after this instant (RFC 3339 with offset)."
-    ),
-    created_before: AwareDatetime | None = Query(
-        None, description="Only items created before this instant (RFC 3339 with offset)."
-    ),
+    # Annotated, so that FastAPI keeps Moment's range check (a `= Query()` default drops it).
+    created_after: Annotated[
+        Moment | None,
+        Query(description="Only items created at or after this instant (RFC 3339 with offset)."),
+    ] = None,
+    created_before: Annotated[
+        Moment | None,
+        Query(description="Only items created before this instant (RFC 3339 with offset)."),
+    ] = None,
 ) -> PageParams:
     return PageParams(limit, cursor, created_after, created_before)
 
@@ -64,6 +68,8 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         instant = datetime.fromisoformat(created_at)
         if instant.tzinfo is None or not isinstance(identifier, str):
             raise ValueError
+        if not EARLIEST_YEAR <= instant.year <= LATEST_YEAR:
+            raise ValueError  # a forged cursor at the calendar's edge would overflow in UTC
         return instant, identifier
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
         raise RuleViolation(

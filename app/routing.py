@@ -76,10 +76,38 @@ class ServiceRoute(APIRoute):
                     "The client closed the connection before the whole body arrived.",
                     request,
                 )
+            refused = _nul_refusal(request, await request.body())
+            if refused is not None:
+                return refused
             async with context.request_slots():
                 return await _unit_of_work(request, handler, context)
 
         return unit_of_work
+
+
+def _nul_refusal(request: Request, body: bytes) -> Response | None:
+    """A NUL character anywhere in the request is refused the same way on every backend:
+    SQLite would store it, PostgreSQL refuses it (SPEC §13: bad input never a 500)."""
+    where = []
+    if "\x00" in request.url.path:
+        where.append("path")
+    if b"%00" in request.scope.get("query_string", b"").lower():
+        where.append("query")
+    if b"\x00" in body or b"\\u0000" in body.lower():
+        where.append("body")
+    if not where:
+        return None
+    return problem_response(
+        422,
+        "nul-character",
+        f"The request's {' and '.join(where)} contains a NUL character (U+0000), which no "
+        "field accepts.",
+        request,
+        title="Validation error",
+        errors=[
+            {"field": part, "message": "contains U+0000", "type": "value_error"} for part in where
+        ],
+    )
 
 
 async def _unit_of_work(

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -18,6 +17,7 @@ from app.audits.schemas import (
     WorkingDays,
 )
 from app.auth.dependencies import PrincipalDep
+from app.bounds import Day
 from app.clients.dependencies import StaffClientDep, VisibleClientDep
 from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
@@ -180,7 +180,9 @@ def _check_calendar(code: str) -> str:
 )
 def earliest_audit_start(
     _principal: PrincipalDep,
-    received: date = Query(description="The day the request is received (client's time zone)."),
+    received: Annotated[
+        Day, Query(description="The day the request is received (client's time zone).")
+    ],
     calendar: CalendarQuery = "FR",
 ) -> Any:
     code = _check_calendar(calendar)
@@ -201,7 +203,7 @@ def earliest_audit_start(
 )
 def working_days(
     _principal: PrincipalDep,
-    start: date = Query(description="The day to count from (not counted)."),
+    start: Annotated[Day, Query(description="The day to count from (not counted).")],
     days: int = Query(30, ge=1, le=366),
     calendar: CalendarQuery = "FR",
 ) -> Any:

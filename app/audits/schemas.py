@@ -5,6 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.bounds import Day
+
 
 class AuditKind(StrEnum):
     documentary = "documentary"
@@ -44,13 +46,13 @@ class AuditCreate(BaseModel):
     kind: AuditKind
     scope: str = Field(min_length=1, max_length=10_000)
     auditor: Auditor
-    proposed_start: date
-    proposed_end: date
+    proposed_start: Day
+    proposed_end: Day
     emergency_basis: EmergencyBasis = EmergencyBasis.none
     breach_id: str | None = Field(None, max_length=40, description="For a breach basis.")
     court_order_ref: str | None = Field(None, max_length=200, description="For a court order.")
     court_name: str | None = Field(None, max_length=300, description="The court that ordered it.")
-    court_order_date: date | None = Field(None, description="The date of the order.")
+    court_order_date: Day | None = Field(None, description="The date of the order.")
 
     @model_validator(mode="after")
     def _coherent(self) -> AuditCreate:
@@ -65,8 +67,8 @@ class PentestAgreement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     testing_organisation: str = Field(min_length=1, max_length=300)
-    window_start: date
-    window_end: date
+    window_start: Day
+    window_end: Day
     nature_of_tests: str = Field(min_length=1, max_length=10_000)
     liability_release: bool = Field(description="Must be true: the release is signed.")
 
@@ -74,8 +76,8 @@ class PentestAgreement(BaseModel):
 class AuditSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: date
-    end: date
+    start: Day
+    end: Day
     pentest_agreement: PentestAgreement | None = Field(
         None, description="Required to schedule a penetration_test."
     )
@@ -90,7 +92,7 @@ class AuditDecision(BaseModel):
     court_name: str | None = Field(
         None, min_length=1, max_length=300, description="Verifying a court order: the court."
     )
-    court_order_date: date | None = Field(None, description="Verifying a court order: its date.")
+    court_order_date: Day | None = Field(None, description="Verifying a court order: its date.")
     court_order_ref: str | None = Field(
         None, min_length=1, max_length=200, description="Verifying a court order: its reference."
     )

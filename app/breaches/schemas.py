@@ -4,7 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.bounds import Moment
 
 
 class Nature(StrEnum):
@@ -42,10 +44,10 @@ class BreachReport(Art33Content):
 
     model_config = ConfigDict(extra="forbid")
 
-    aware_at: AwareDatetime = Field(
+    aware_at: Moment = Field(
         description="When SCR became aware; the 72 hours run from here. May be in the past."
     )
-    occurred_at: AwareDatetime | None = Field(None, description="When it happened, if known.")
+    occurred_at: Moment | None = Field(None, description="When it happened, if known.")
     nature: list[Nature] = Field(min_length=1, max_length=3)
     description: str = Field(min_length=1, max_length=20_000)
     status: BreachStatus = Field(
@@ -179,7 +181,7 @@ class DisclosureCreate(BaseModel):
 
     authority: str = Field(min_length=1, max_length=300, examples=["Police judiciaire, Paris"])
     reference: str | None = Field(None, max_length=200, examples=["PV 2026/1234"])
-    received_at: AwareDatetime
+    received_at: Moment
     legally_binding: bool
     data_requested: str = Field(min_length=1, max_length=10_000)
     notification_prohibited: bool = Field(

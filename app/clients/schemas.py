@@ -6,7 +6,6 @@ from zoneinfo import available_timezones
 
 import pycountry
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -17,6 +16,7 @@ from pydantic import (
 )
 
 from app import workdays
+from app.bounds import Moment
 
 
 class SubprocessorAuthorisation(StrEnum):
@@ -142,7 +142,7 @@ class ContactCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["Claire Dupont"])
     email: EmailStr = Field(examples=["dpo@boulangerie-martin.fr"])
     phone: str | None = Field(None, max_length=50, examples=["+33 1 23 45 67 89"])
-    communicated_at: AwareDatetime = Field(
+    communicated_at: Moment = Field(
         description="When the client communicated this contact in writing (seed §2.3)."
     )
     document_ref: str | None = Field(

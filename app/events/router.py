@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AwareDatetime
 
 from app.auth.dependencies import PrincipalDep
+from app.bounds import Moment
 from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -140,7 +140,7 @@ def recover(
     endpoint: EndpointDep,
     session: SessionDep,
     clock: ClockDep,
-    since: AwareDatetime = Query(description="Deliveries created at or after (RFC 3339)."),
+    since: Annotated[Moment, Query(description="Deliveries created at or after (RFC 3339).")],
 ) -> Any:
     return RecoverResult(requeued=service.recover(session, clock, endpoint, since))
 

@@ -9,6 +9,8 @@ import ipaddress
 import socket
 from urllib.parse import SplitResult, urlsplit
 
+import yarl
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -54,6 +56,31 @@ def parse(url: str, allow_private: bool) -> SplitResult:
     return parts
 
 
+def connect_host(url: str) -> str:
+    """The host exactly as the delivery client connects to it (aiohttp takes yarl's `raw_host`:
+    lower-cased, IDNA/UTS-46 mapped): the one normalisation for the check and the connection.
+    A non-ASCII host that does not come back as itself (segmented digits that map to 127.0.0.1) is
+    refused, as is a host that is not a valid DNS name."""
+    try:
+        parsed = yarl.URL(url)
+        raw, shown = parsed.raw_host, parsed.host
+    except (ValueError, UnicodeError) as exc:
+        raise UnsafeURL(f"not a valid host name ({exc})") from exc
+    if not raw:
+        raise UnsafeURL("the URL has no host")
+    written = urlsplit(url).hostname or ""
+    if not written.isascii() and shown != written.lower():
+        raise UnsafeURL(
+            f"the host {written!r} is read as {raw!r} by the HTTP client; write the host as "
+            "it is meant"
+        )
+    if _literal(raw) is None:
+        labels = raw.rstrip(".").split(".")
+        if len(raw) > 253 or any(not 0 < len(label) <= 63 for label in labels):
+            raise UnsafeURL(f"{raw!r} is not a valid host name")
+    return raw
+
+
 def _port(parts: SplitResult) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
@@ -85,14 +112,14 @@ def _from_getaddrinfo(infos: list[tuple]) -> list[IPAddress]:
 def check_url(url: str, allow_private: bool) -> None:
     """At registration: the URL's syntax and what its host resolves to now."""
     parts = parse(url, allow_private)
-    host = parts.hostname or ""
+    host = connect_host(url)
     literal = _literal(host)
     if literal is not None:
         check_addresses(host, [literal], allow_private)
         return
     try:
         infos = socket.getaddrinfo(host, _port(parts), type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise UnsafeURL(f"{host} does not resolve ({exc.strerror or exc})") from exc
     check_addresses(host, _from_getaddrinfo(infos), allow_private)
 
@@ -100,8 +127,8 @@ def check_url(url: str, allow_private: bool) -> None:
 def check_before_connecting(url: str, allow_private: bool) -> None:
     """At connection time, the part that needs no DNS: the URL, and an address written in it.
     A host name is checked by `CheckedResolver` when the connection resolves it."""
-    parts = parse(url, allow_private)
-    literal = _literal(parts.hostname or "")
+    parse(url, allow_private)
+    literal = _literal(connect_host(url))
     if literal is not None:
         check_addresses(str(literal), [literal], allow_private)
 
@@ -110,7 +137,7 @@ async def resolve_checked(host: str, port: int, allow_private: bool) -> list[IPA
     """Resolve a host name and refuse it unless every address is allowed."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise UnsafeURL(f"{host} does not resolve ({exc.strerror or exc})") from exc
     addresses = _from_getaddrinfo(infos)
     check_addresses(host, addresses, allow_private)

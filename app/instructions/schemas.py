@@ -6,7 +6,9 @@ from enum import StrEnum
 from typing import Any
 
 import isodate
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.bounds import Moment
 
 # GDPR Art. 4(2): the operations that make up "processing".
 GDPR_OPERATIONS = [
@@ -63,7 +65,7 @@ class Evidence(BaseModel):
     document_ref: str = Field(min_length=1, max_length=200, examples=["DPA annex 2, v3"])
     document_sha256: str = Field(description="SHA-256 of the document, 64 hex characters.")
     signed_by: str = Field(min_length=1, max_length=200)
-    received_at: AwareDatetime
+    received_at: Moment
 
     @field_validator("document_sha256")
     @classmethod
@@ -169,8 +171,8 @@ class ExceptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     nature: str = Field(min_length=1, max_length=10_000)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Moment
+    ends_at: Moment
     impact_analysis: str = Field(min_length=1, max_length=50_000)
     requested_by: str = Field(min_length=1, max_length=200)
 
@@ -215,7 +217,7 @@ class DsrCreate(BaseModel):
         description="The client's reference for the person: no more personal data than needed.",
     )
     details: str | None = Field(None, max_length=10_000)
-    due_at: AwareDatetime
+    due_at: Moment
 
 
 class Completion(BaseModel):

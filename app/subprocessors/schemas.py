@@ -7,6 +7,8 @@ from typing import Literal
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.bounds import Day
+
 
 class Mechanism(StrEnum):
     eea = "eea"
@@ -61,7 +63,7 @@ class SubProcessorCreate(BaseModel):
         max_length=200,
         description="The written sub-processing agreement (GDPR Art. 28(4)); needed to activate.",
     )
-    agreement_signed_on: date | None = Field(
+    agreement_signed_on: Day | None = Field(
         None, description="When that agreement was signed; needed to activate."
     )
     client_ids: list[str] = Field(
@@ -87,7 +89,7 @@ class SubProcessorUpdate(BaseModel):
     transfer_mechanism: Mechanism | None = None
     dpf_certified: bool | None = None
     agreement_ref: str | None = Field(None, max_length=200)
-    agreement_signed_on: date | None = None
+    agreement_signed_on: Day | None = None
     client_ids: list[str] | None = Field(None, max_length=10_000)
 
 
@@ -143,7 +145,7 @@ class ChangeCreate(BaseModel):
     kind: ChangeKind
     subprocessor_ids: list[str] = Field(min_length=1, max_length=100)
     description: str = Field(min_length=1, max_length=10_000)
-    effective_date: date
+    effective_date: Day
     client_ids: list[str] | None = Field(
         None,
         max_length=10_000,
