@@ -255,6 +255,13 @@ class Pump:
             result.error = f"could not connect within {CONNECT_TIMEOUT:.0f} s"
         except TimeoutError:
             result.error = f"no complete answer within {TOTAL_TIMEOUT:.0f} s"
+        except aiohttp.ClientSSLError:
+            result.error = "could not establish TLS: the receiver's certificate or protocol"
+        except aiohttp.ClientConnectorError as exc:
+            unsafe = _unsafe_cause(exc)
+            # Never the address and port: the attempt log is shown to clients, and an error
+            # per address would make the service a port scanner (SPEC §13).
+            result.error = f"refused before connecting: {unsafe}" if unsafe else "could not connect"
         except aiohttp.ClientError as exc:
             unsafe = _unsafe_cause(exc)
             result.error = (
@@ -262,8 +269,8 @@ class Pump:
                 if unsafe
                 else f"{type(exc).__name__}: {exc}"[:500]
             )
-        except OSError as exc:
-            result.error = f"{type(exc).__name__}: {exc}"[:500]
+        except OSError:
+            result.error = "could not connect"
         result.duration_ms = int((time.perf_counter() - started) * 1000)
         metrics = self.context.metrics
         if metrics is not None:

@@ -3,9 +3,11 @@ registration (problem+json) and at delivery (a failed attempt, no connection).""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -13,7 +15,8 @@ from app.clock import MovableClock
 from app.events import service as events
 from app.events.ssrf import UnsafeURL, check_url
 from app.main import create_app
-from tests.conftest import make_settings, settle
+from tests.conftest import Tenant, make_settings, settle
+from tests.pg import free_port
 from tests.receiver import Receiver
 
 UNSAFE = [
@@ -132,3 +135,23 @@ def test_a_host_name_is_checked_when_the_connection_resolves_it(
         ).json()["items"]
     assert receiver.received == []
     assert attempt["error"].startswith("refused before connecting: localhost resolves to")
+
+
+def test_a_connection_error_names_no_address(
+    live_app: FastAPI, live: TestClient, tenant_a: Tenant
+) -> None:
+    """The attempt log is shown to clients: 'could not connect', never the address and port
+    it tried (which would make the service a port scanner)."""
+    port = free_port()  # nothing listens there
+    created = live.post(
+        "/v1/webhook-endpoints",
+        json={"url": f"http://127.0.0.1:{port}/hook"},
+        headers=tenant_a.headers,
+    ).json()
+    live.post(f"/v1/webhook-endpoints/{created['id']}/test", headers=tenant_a.headers)
+    settle(live_app)
+    attempts = live.get(
+        f"/v1/webhook-endpoints/{created['id']}/attempts", headers=tenant_a.headers
+    ).json()["items"]
+    assert [a["error"] for a in attempts] == ["could not connect"]
+    assert str(port) not in json.dumps(attempts)
