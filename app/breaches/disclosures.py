@@ -125,18 +125,12 @@ def _acknowledge(
 
 @notices.on_answer(NOTICE_KIND, actions=("acknowledge",))
 def answer_by_link(
-    session: Session,
-    clock: Clock,
-    sent: Notice,
-    action: str,
-    reason: str | None,
-    by: str,
-    email: str,
+    session: Session, clock: Clock, sent: Notice, answer: notices.ContactAnswer
 ) -> None:
     request = session.get(DisclosureRequest, sent.subject)
     if request is None:
         raise NotFound("disclosure request", sent.subject)
-    _acknowledge(session, clock, request, by)
+    _acknowledge(session, clock, request, answer.link_id)
 
 
 def get(

@@ -423,19 +423,15 @@ def acknowledge_part(
 
 @notices.on_answer(NOTICE_KIND, actions=("acknowledge",))
 def answer_by_link(
-    session: Session,
-    clock: Clock,
-    sent: Notice,
-    action: str,
-    reason: str | None,
-    by: str,
-    email: str,
+    session: Session, clock: Clock, sent: Notice, answer: notices.ContactAnswer
 ) -> None:
     notice = session.get(BreachNotice, sent.subject)
     breach = session.get(Breach, notice.breach_id) if notice else None
     if notice is None or breach is None:
         raise NotFound("breach notice", sent.subject)
-    acknowledge_part(session, clock, breach, notice, by=by, contact_email=email)
+    acknowledge_part(
+        session, clock, breach, notice, by=answer.link_id, contact_email=answer.contact_email
+    )
 
 
 def _staff_acknowledge(

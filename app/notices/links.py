@@ -82,18 +82,11 @@ def open_link(session: Session, clock: Clock, settings: Settings, token: str) ->
 def answer(session: Session, clock: Clock, opened: Opened, action: str, reason: str | None) -> None:
     """Record the contact's answer as the client's, once. The domain's rules apply (a late
     objection is refused); the link is spent only when the answer is recorded."""
-    from app.notices.service import ANSWERS
+    from app.notices.service import ANSWERS, ContactAnswer
 
     _actions, record = ANSWERS[opened.notice.kind]
-    record(
-        session,
-        clock,
-        opened.notice,
-        action,
-        reason,
-        opened.link.id,
-        opened.link.contact_email,
-    )
+    answered = ContactAnswer(action, reason, opened.link.id, opened.link.contact_email)
+    record(session, clock, opened.notice, answered)
     opened.link.used_at, opened.link.used_action = clock.now(), action
     session.add(opened.link)
     session.flush()

@@ -105,10 +105,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-@router.get("/{token}", response_class=HTMLResponse)
-async def show(
-    token: Token, request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep
-) -> HTMLResponse:
+async def _opened(
+    request: Request, session: Session, clock: Any, settings: Any, token: str, used_status: int
+) -> tuple[links.Opened, str, dict[str, Any]] | HTMLResponse:
+    """The link's notice, its heading and page context; or the page to answer instead (an
+    unknown, expired or already used link)."""
     try:
         opened = await run_in_threadpool(_open, session, clock, settings, token)
     except (links.LinkUnknown, links.LinkExpired) as exc:
@@ -117,7 +118,18 @@ async def show(
     context = await run_in_threadpool(_context, session, opened)
     if opened.link.used_at is not None:
         used = opened.link.used_action or "acknowledge"
-        return _page(request, 200, heading, ALREADY[used], "done", **context)
+        return _page(request, used_status, heading, ALREADY[used], "done", **context)
+    return opened, heading, context
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+async def show(
+    token: Token, request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> HTMLResponse:
+    found = await _opened(request, session, clock, settings, token, used_status=200)
+    if isinstance(found, HTMLResponse):
+        return found
+    opened, heading, context = found
     return _page(request, 200, heading, actions=opened.actions, **context)
 
 
@@ -131,15 +143,10 @@ async def act(
     action: Annotated[str, Form(max_length=16)],
     reason: Annotated[str | None, Form(max_length=10_000)] = None,
 ) -> HTMLResponse:
-    try:
-        opened = await run_in_threadpool(_open, session, clock, settings, token)
-    except (links.LinkUnknown, links.LinkExpired) as exc:
-        return _not_usable(request, exc)
-    heading = HEADINGS.get(opened.notice.kind, "Notice")
-    context = await run_in_threadpool(_context, session, opened)
-    if opened.link.used_at is not None:
-        used = opened.link.used_action or "acknowledge"
-        return _page(request, 409, heading, ALREADY[used], "done", **context)
+    found = await _opened(request, session, clock, settings, token, used_status=409)
+    if isinstance(found, HTMLResponse):
+        return found
+    opened, heading, context = found
     if action not in opened.actions:
         return _page(
             request,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,20 @@ log = logging.getLogger("dpa.notices")
 
 ESCALATION, EMAIL = "notice.escalation", "notice.email"
 NOTIFIED_HOOKS: dict[str, Callable[[Session, Clock, Notice], None]] = {}
+
+
+@dataclass(frozen=True)
+class ContactAnswer:
+    """What a client's contact answered from an e-mailed link (SPEC §8.4)."""
+
+    action: str  # acknowledge, object or approve
+    reason: str | None
+    link_id: str  # recorded as who answered (`nlk_…`): the link names the contact
+    contact_email: str
+
+
 # What a contact may answer from an e-mailed link, per kind of notice, and who records it.
-Answer = Callable[[Session, Clock, Notice, str, str | None, str, str], None]
+Answer = Callable[[Session, Clock, Notice, ContactAnswer], None]
 ANSWERS: dict[str, tuple[tuple[str, ...], Answer]] = {}
 
 
@@ -49,8 +62,7 @@ def on_notified(kind: str) -> Callable[[Callable[[Session, Clock, Notice], None]
 
 def on_answer(kind: str, *, actions: tuple[str, ...]) -> Callable[[Answer], Answer]:
     """Register the answers a contact may give to a notice of `kind` from its e-mailed link
-    (acknowledge; object or approve) and the domain function that records one. It is called
-    with (session, clock, notice, action, reason, by, contact e-mail)."""
+    (acknowledge; object or approve) and the domain function that records one."""
 
     def register(answer: Answer) -> Answer:
         ANSWERS[kind] = (actions, answer)

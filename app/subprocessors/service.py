@@ -683,20 +683,23 @@ def _answer(
 
 @notices.on_answer(NOTICE_KIND, actions=("object", "approve"))
 def answer_by_link(
-    session: Session,
-    clock: Clock,
-    sent: Notice,
-    action: str,
-    reason: str | None,
-    by: str,
-    email: str,
+    session: Session, clock: Clock, sent: Notice, answer: notices.ContactAnswer
 ) -> None:
     recipient = session.get(ChangeRecipient, sent.subject)
     notice = session.get(ChangeNotice, recipient.notice_id) if recipient else None
     if recipient is None or notice is None:
         raise NotFound("change notice for client", sent.subject)
-    response = "objected" if action == "object" else "approved"
-    _answer(session, clock, notice, recipient, response, reason, by=by, contact_email=email)
+    response = "objected" if answer.action == "object" else "approved"
+    _answer(
+        session,
+        clock,
+        notice,
+        recipient,
+        response,
+        answer.reason,
+        by=answer.link_id,
+        contact_email=answer.contact_email,
+    )
 
 
 def on_deadline_soon(session: Session, clock: Clock, recipient_id: str) -> None:
