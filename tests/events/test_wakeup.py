@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from app.clock import SystemClock
 from app.events import timers
-from app.events.models import Event, Timer
+from app.events.models import Delivery, DeliveryAttempt, Event, Timer
 from app.main import create_app
 from app.settings import Settings
 from tests.events.test_delivery import register
@@ -38,7 +38,19 @@ def test_a_commit_wakes_the_pump(real_time_app: FastAPI, staff: dict, receiver: 
     real_time_app.state.context.worker.settle()  # nothing due: the next tick is an hour away
     ping = client.post(f"/v1/webhook-endpoints/{endpoint['id']}/test", headers=staff)
     assert ping.status_code == 202
-    (received,) = receiver.wait_for(1, "/now", timeout=10)
+    try:
+        (received,) = receiver.wait_for(1, "/now", timeout=10)
+    except AssertionError as exc:
+        # Say where the message stood, so a failure here can be explained, not guessed at.
+        with Session(real_time_app.state.context.engine) as session:
+            rows = session.exec(select(Delivery)).all()
+            attempts = session.exec(select(DeliveryAttempt)).all()
+        pump = real_time_app.state.context.worker.pump
+        raise AssertionError(
+            f"{exc}; deliveries: {[r.model_dump() for r in rows]}; attempts: "
+            f"{[a.model_dump() for a in attempts]}; pump running={pump._running} "
+            f"pending={pump._pending} locked={pump._passing.locked()} tasks={len(pump.tasks)}"
+        ) from exc
     assert received.webhook_id == ping.json()["id"]
 
 
