@@ -145,7 +145,7 @@ def _notify(
         created_at=now,
     )
     session.add(notice)
-    _tell(session, settings, clock, breach, notice, "breach.notified", _message(breach, notice))
+    _tell(session, clock, settings, breach, notice, "breach.notified", _message(breach, notice))
     for due_at in deadlines.reminder_times(breach.aware_at, settings.breach_reminder_hours, now):
         timers.schedule(
             session, clock, kind=REMINDER, subject=notice.id, due_at=due_at, client_id=client_id
@@ -164,8 +164,8 @@ def _notify(
 
 def _tell(
     session: Session,
-    settings: Settings,
     clock: Clock,
+    settings: Settings,
     breach: Breach,
     notice: BreachNotice,
     event_type: str,
@@ -232,11 +232,12 @@ def _own_notice(session: Session, principal: Principal, breach_id: str) -> Breac
 def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -> BreachPublic:
     now = clock.now()
     event_deadline = deadlines.event_deadline(breach.occurred_at)
-    notices = [
+    parts = [
         n
         for n in _notices(session, breach.id)
         if principal.is_staff or n.client_id == principal.client_id
     ]
+    sent = notices.of_subjects(session, [part.id for part in parts])
     return BreachPublic(
         **Art33Content.model_validate(breach, from_attributes=True).model_dump(),
         id=breach.id,
@@ -252,14 +253,13 @@ def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -
         reported_by_client_id=breach.reported_by_client_id,
         staff_acknowledged_at=breach.staff_acknowledged_at,
         event_deadline=event_deadline,
-        notices=[_notice_view(session, n, event_deadline, now) for n in notices],
+        notices=[_notice_view(part, sent[part.id], event_deadline, now) for part in parts],
     )
 
 
 def _notice_view(
-    session: Session, notice: BreachNotice, event_deadline: datetime | None, now: datetime
+    notice: BreachNotice, sent: list[Notice], event_deadline: datetime | None, now: datetime
 ) -> NoticePublic:
-    sent = notices.of_subject(session, notice.id)
     escalations = [n.escalated_at for n in sent if n.escalated_at is not None]
     return NoticePublic(
         client_id=notice.client_id,
@@ -493,7 +493,7 @@ def add_update(
     session.flush()
     for notice in _notices(session, breach.id):
         message = _message(breach, notice, changes=changes, note=data.note)
-        _tell(session, settings, clock, breach, notice, "breach.updated", message)
+        _tell(session, clock, settings, breach, notice, "breach.updated", message)
     return breach
 
 
@@ -579,7 +579,7 @@ def on_reminder(
         return  # no longer relevant: it does not fire
     hours = round((due_at - breach.aware_at).total_seconds() / 3600)
     message = _message(breach, notice, reminder_hours_after_aware=hours)
-    _tell(session, settings, clock, breach, notice, "breach.reminder", message)
+    _tell(session, clock, settings, breach, notice, "breach.reminder", message)
 
 
 def on_staff_reminder(session: Session, clock: Clock, breach_id: str, due_at: datetime) -> None:

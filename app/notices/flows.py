@@ -11,19 +11,6 @@ from app.events.models import Delivery, Event, Timer
 from app.notices import service
 from app.settings import Settings
 
-NOTICE_TYPES = (
-    "breach.notified",
-    "breach.reminder",
-    "breach.updated",
-    "disclosure_request.received",
-    "instruction.objected",
-    "subprocessor.change_notice",
-    "audit.accepted",
-    "audit.rejected",
-    "audit.scheduled",
-    "audit.cancelled",
-)
-
 
 @timers.handler(service.ESCALATION)
 def _escalation(session: Session, clock: Clock, timer: Timer, settings: Settings) -> None:
@@ -41,5 +28,5 @@ def _delivered(session: Session, clock: Clock, event: Event, delivery: Delivery)
     service.on_delivered(session, clock, event.id, delivery.delivered_at)
 
 
-for _type in NOTICE_TYPES:
+for _type in service.NOTICE_TYPES:
     outbox.on_delivered(_type)(_delivered)

@@ -61,10 +61,6 @@ def _page(
     return response
 
 
-def _open(session: Session, clock: Any, settings: Any, token: str) -> links.Opened:
-    return links.open_link(session, clock, settings, token)
-
-
 def _not_usable(request: Request, exc: Exception) -> HTMLResponse:
     if isinstance(exc, links.LinkExpired):
         return _page(
@@ -111,7 +107,7 @@ async def _opened(
     """The link's notice, its heading and page context; or the page to answer instead (an
     unknown, expired or already used link)."""
     try:
-        opened = await run_in_threadpool(_open, session, clock, settings, token)
+        opened = await run_in_threadpool(links.open_link, session, clock, settings, token)
     except (links.LinkUnknown, links.LinkExpired) as exc:
         return _not_usable(request, exc)
     heading = HEADINGS.get(opened.notice.kind, "Notice")

@@ -32,6 +32,20 @@ from app.settings import Settings
 log = logging.getLogger("dpa.notices")
 
 ESCALATION, EMAIL = "notice.escalation", "notice.email"
+# Every event type that carries a duty to inform: flows.py hooks their deliveries, and send()
+# refuses any other, so a notice can never be sent that no 2xx would mark notified.
+NOTICE_TYPES = (
+    "breach.notified",
+    "breach.reminder",
+    "breach.updated",
+    "disclosure_request.received",
+    "instruction.objected",
+    "subprocessor.change_notice",
+    "audit.accepted",
+    "audit.rejected",
+    "audit.scheduled",
+    "audit.cancelled",
+)
 NOTIFIED_HOOKS: dict[str, Callable[[Session, Clock, Notice], None]] = {}
 
 
@@ -87,6 +101,8 @@ def send(
     """Write the event for the client and its notice, pending until it arrives. `subject` is
     the client's part the notice is about (its breach notice, its change recipient row);
     `event_subject` the record the event is filed under (the breach, the change notice)."""
+    if event_type not in NOTICE_TYPES:
+        raise ValueError(f"{event_type!r} is not a notice type (notices.service.NOTICE_TYPES)")
     event = events.emit(session, clock, event_type, event_subject, data, client_id=client_id)
     notice = Notice(
         id=new_id("ntc"),
@@ -114,14 +130,6 @@ def send(
     return notice
 
 
-def state(notice: Notice | None) -> str:
-    if notice is None:
-        return "none"
-    if notice.acknowledged_at is not None:
-        return "acknowledged"
-    return "notified" if notice.notified_at is not None else "pending"
-
-
 def of_subject(session: Session, subject: str, client_id: str | None = None) -> list[Notice]:
     statement = select(Notice).where(Notice.subject == subject)
     if client_id is not None:
@@ -129,9 +137,17 @@ def of_subject(session: Session, subject: str, client_id: str | None = None) -> 
     return list(session.exec(statement.order_by(col(Notice.created_at), col(Notice.id))))
 
 
-def first_notified_at(session: Session, subject: str) -> datetime | None:
-    found = [n.notified_at for n in of_subject(session, subject) if n.notified_at is not None]
-    return min(found) if found else None
+def of_subjects(session: Session, subjects: list[str]) -> dict[str, list[Notice]]:
+    """The notices of several subjects in one query (a breach's view of all its clients)."""
+    found: dict[str, list[Notice]] = {subject: [] for subject in subjects}
+    statement = (
+        select(Notice)
+        .where(col(Notice.subject).in_(subjects))
+        .order_by(col(Notice.created_at), col(Notice.id))
+    )
+    for notice in session.exec(statement):
+        found[notice.subject].append(notice)
+    return found
 
 
 def acknowledge(
