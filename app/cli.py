@@ -1,10 +1,12 @@
-"""`dpa`: serve, worker, migrate, keys create|revoke, clients create, openapi export.
+"""`dpa`: serve, worker, migrate, keys create|revoke, clients create, secrets new-key|rotate-key,
+openapi export.
 
 Results go to stdout (so scripts can capture them); messages go to stderr."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import sys
 import threading
@@ -13,7 +15,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from app import crypto
 from app import migrate as migrations
@@ -31,9 +33,11 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 keys_cli = typer.Typer(no_args_is_help=True, help="Create and revoke API keys.")
 clients_cli = typer.Typer(no_args_is_help=True, help="Register clients.")
 openapi_cli = typer.Typer(no_args_is_help=True, help="The OpenAPI document.")
+secrets_cli = typer.Typer(no_args_is_help=True, help="The keys that seal secrets at rest.")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(clients_cli, name="clients")
 cli.add_typer(openapi_cli, name="openapi")
+cli.add_typer(secrets_cli, name="secrets")
 
 DEFAULT_OPENAPI = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
@@ -52,7 +56,7 @@ def _settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise _fail(f"invalid DPA_ settings:\n{exc}") from exc
-    crypto.configure(settings.key_hash_secret)
+    crypto.configure(settings.sealing_ring)
     return settings
 
 
@@ -205,6 +209,52 @@ def clients_create(
             typer.echo(ClientPublic.model_validate(client).model_dump_json())
     finally:
         engine.dispose()
+
+
+@secrets_cli.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh random key for DPA_SEALING_KEYS (nothing is stored)."""
+    typer.echo(secrets.token_urlsafe(48))
+
+
+@secrets_cli.command("rotate-key")
+def secrets_rotate_key() -> None:
+    """Re-seal every stored secret under the newest key of the ring.
+
+    First put the new key at the front of DPA_SEALING_KEYS on every process and restart them
+    (they must all open what the new key seals); then run this. It prints, per sealed column, the
+    values moved and the keys they were under. A key may leave the ring once no value is sealed
+    under it: a second run then reports everything current."""
+    import app.models  # noqa: F401  (every table, so that every sealed column is known)
+
+    settings = _settings()
+    _require_migrated(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        counts = crypto.reseal(engine, SQLModel.metadata)
+    finally:
+        engine.dispose()
+    newest = crypto.box().key_id
+    for count in counts:
+        moved = ", ".join(f"{n} from {key}" for key, n in sorted(count.from_keys.items()))
+        _say(
+            f"{count.column}: {count.resealed} resealed{f' ({moved})' if moved else ''}, "
+            f"{count.current} already under {newest}, {count.skipped} changed meanwhile"
+        )
+    result = {
+        "key_id": newest,
+        "columns": [
+            {
+                "column": count.column,
+                "resealed": count.resealed,
+                "current": count.current,
+                "skipped": count.skipped,
+                "from_keys": count.from_keys,
+            }
+            for count in counts
+        ],
+    }
+    typer.echo(json.dumps(result))
 
 
 @openapi_cli.command("export")

@@ -92,7 +92,7 @@ def create_app(
     bootstrap: bool = True,
 ) -> FastAPI:
     settings = settings or Settings()
-    crypto.configure(settings.key_hash_secret)
+    crypto.configure(settings.sealing_ring)
     context = AppContext(
         settings=settings,
         engine=make_engine(settings.database_url, settings.database_pool_size),

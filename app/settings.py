@@ -75,8 +75,18 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None,
         description=(
-            "Key for the keyed hash of API keys. Unset: generated once into var_dir/secret_key. "
-            "Set it explicitly when several hosts share one PostgreSQL database."
+            "Key for the keyed hash of API keys, and the oldest key of the sealing ring. Unset: "
+            "generated once into var_dir/secret_key. Set it explicitly when several hosts share "
+            "one PostgreSQL database."
+        ),
+    )
+    sealing_keys: SecretStr | None = Field(
+        None,
+        description=(
+            "Keys that seal secrets at rest, comma-separated, newest first: new values are "
+            "sealed under the first, any of them opens what it sealed, and the key derived from "
+            "DPA_SECRET_KEY (which sealed everything before) is always the last. To rotate: "
+            "put a new key first on every process, then run `dpa secrets rotate-key`."
         ),
     )
     delivery_concurrency: int = Field(
@@ -103,6 +113,19 @@ class Settings(BaseSettings):
     var_dir: Path = Field(Path("./var"), description="Where local state (SQLite, secret) lives.")
     log_level: str = Field("info", description="Python logging level name.")
 
+    @field_validator("sealing_keys")
+    @classmethod
+    def _sealing_keys_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+            if not keys:
+                raise ValueError("give at least one key, or leave DPA_SEALING_KEYS unset")
+            if any(len(key) < 32 for key in keys):
+                raise ValueError(
+                    "each sealing key must be at least 32 characters (`dpa secrets new-key`)"
+                )
+        return value
+
     @field_validator("breach_reminder_hours", mode="before")
     @classmethod
     def _split_hours(cls, value: object) -> object:
@@ -118,6 +141,13 @@ class Settings(BaseSettings):
         if any(hour <= 0 or hour >= 72 for hour in value):
             raise ValueError("each reminder must be between 1 and 71 hours after aware_at")
         return sorted(set(value))
+
+    @property
+    def sealing_ring(self) -> list[bytes]:
+        """DPA_SEALING_KEYS newest first, then DPA_SECRET_KEY (app.crypto)."""
+        configured = self.sealing_keys.get_secret_value() if self.sealing_keys else ""
+        ring = [key.strip().encode() for key in configured.split(",") if key.strip()]
+        return [*ring, self.key_hash_secret]
 
     @cached_property
     def key_hash_secret(self) -> bytes:

@@ -40,6 +40,19 @@ def test_reminders_must_fall_inside_the_72_hours(monkeypatch: pytest.MonkeyPatch
         Settings(_env_file=None)
 
 
+@pytest.mark.parametrize("keys", ["short", "x" * 40 + ",short", " , "])
+def test_sealing_keys_must_be_strong(monkeypatch: pytest.MonkeyPatch, keys: str) -> None:
+    monkeypatch.setenv("DPA_SEALING_KEYS", keys)
+    with pytest.raises(ValidationError, match=r"sealing|at least one key"):
+        Settings(_env_file=None)
+
+
+def test_the_sealing_ring_is_newest_first_and_ends_with_the_secret_key() -> None:
+    new, old = "n" * 40, "o" * 40
+    settings = Settings(_env_file=None, secret_key="s" * 40, sealing_keys=f" {new} ,{old}")
+    assert settings.sealing_ring == [new.encode(), old.encode(), b"s" * 40]
+
+
 def test_the_key_hash_secret_is_created_once_and_private(tmp_path: Path) -> None:
     first = Settings(_env_file=None, var_dir=tmp_path, secret_key=None).key_hash_secret
     second = Settings(_env_file=None, var_dir=tmp_path, secret_key=None).key_hash_secret
