@@ -1,5 +1,5 @@
 """`dpa`: serve, worker, migrate, keys create|revoke, clients create, secrets new-key|rotate-key,
-openapi export.
+audit-log verify, openapi export.
 
 Results go to stdout (so scripts can capture them); messages go to stderr."""
 
@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel
 
 from app import crypto
 from app import migrate as migrations
+from app.auditlog import chain
 from app.auth import service as auth_service
 from app.auth.schemas import ApiKeyPublic, Role
 from app.clients import service as clients_service
@@ -38,6 +39,8 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(clients_cli, name="clients")
 cli.add_typer(openapi_cli, name="openapi")
 cli.add_typer(secrets_cli, name="secrets")
+audit_log_cli = typer.Typer(no_args_is_help=True, help="The audit log's hash chain.")
+cli.add_typer(audit_log_cli, name="audit-log")
 
 DEFAULT_OPENAPI = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
@@ -147,6 +150,9 @@ def keys_create(
                 client_id=client_id,
                 name=name,
             )
+            chain.append_operator(
+                session, SystemClock().now(), "dpa keys create", {"key_id": key.id}, client_id
+            )
             session.commit()
             _say(f"created {role.value} key {key.id}; it is shown once:")
     finally:
@@ -166,6 +172,9 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (`key_…
                 key = auth_service.revoke_key_by_id(session, SystemClock(), key_id)
             except DomainError as exc:
                 raise _fail(exc.detail) from exc
+            chain.append_operator(
+                session, SystemClock().now(), "dpa keys revoke", {"key_id": key.id}, key.client_id
+            )
             session.commit()
             typer.echo(ApiKeyPublic.model_validate(key).model_dump_json())
     finally:
@@ -205,6 +214,13 @@ def clients_create(
     try:
         with Session(engine) as session:
             client = clients_service.create_client(session, SystemClock(), data)
+            chain.append_operator(
+                session,
+                SystemClock().now(),
+                "dpa clients create",
+                {"client_id": client.id},
+                client.id,
+            )
             session.commit()
             typer.echo(ClientPublic.model_validate(client).model_dump_json())
     finally:
@@ -255,6 +271,24 @@ def secrets_rotate_key() -> None:
         ],
     }
     typer.echo(json.dumps(result))
+
+
+@audit_log_cli.command("verify")
+def audit_log_verify() -> None:
+    """Recompute the audit log's hash chain from the database. Prints the result as JSON and
+    exits 0 when intact (entries and head hash), 1 with the first broken entry otherwise."""
+    settings = _settings()
+    _require_migrated(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            result = chain.verify(connection)
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(result.__dict__))
+    if not result.intact:
+        raise _fail(f"the audit log is broken at entry {result.broken_seq}: {result.reason}")
+    _say(f"intact: {result.entries} entries, head {result.head_hash}")
 
 
 @openapi_cli.command("export")

@@ -15,6 +15,8 @@ from fastapi.openapi.utils import get_openapi
 from sqlmodel import Session
 
 from app import crypto, ops
+from app.auditlog import chain
+from app.auditlog.router import router as auditlog_router
 from app.audits.router import calendar as calendar_router
 from app.audits.router import router as audits_router
 from app.auth.router import router as auth_router
@@ -81,6 +83,11 @@ TAGS = [
         "description": "Receivers of signed events (Standard Webhooks), secrets, attempts.",
     },
     {"name": "events", "description": "Everything a client or SCR must know of, and its delivery."},
+    {
+        "name": "evidence",
+        "description": "What a processor can show (Art. 5(2), 28(3)(h), 30(2)): the audit log, "
+        "the processor profile, the record of processing, compliance status, deadline calendars.",
+    },
     {"name": "ops", "description": "Health, readiness and metrics."},
 ]
 
@@ -153,6 +160,7 @@ def create_app(
     app.include_router(client_subprocessors_router)
     app.include_router(endpoints_router)
     app.include_router(events_router)
+    app.include_router(auditlog_router)
     app.include_router(notice_pages)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -163,7 +171,12 @@ def _bootstrap(context: AppContext) -> str | None:
 
     with Session(context.engine) as session:
         try:
-            plain = bootstrap_staff_key(session, context.clock, context.settings.key_hash_secret)
+            made = bootstrap_staff_key(session, context.clock, context.settings.key_hash_secret)
+            if made is None:
+                session.commit()
+                return None
+            key, plain = made
+            chain.append_operator(session, context.clock.now(), "first start", {"key_id": key.id})
             session.commit()
             return plain
         except IntegrityError:

@@ -1,5 +1,6 @@
 """Every table, imported once so that SQLModel.metadata knows them all (Alembic, tests)."""
 
+from app.auditlog.models import AuditLogEntry, AuditLogHead
 from app.audits.models import Audit
 from app.auth.models import ApiKey, BootstrapMarker
 from app.breaches.models import Breach, BreachNotice, BreachUpdate, DisclosureRequest
@@ -26,6 +27,8 @@ from app.subprocessors.models import (
 __all__ = [
     "ApiKey",
     "Audit",
+    "AuditLogEntry",
+    "AuditLogHead",
     "BootstrapMarker",
     "Breach",
     "BreachNotice",

@@ -8,22 +8,25 @@ rolls everything back, so a failed request changes nothing (events included: the
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 from starlette.requests import ClientDisconnect
 
 from app import idempotency
+from app.auditlog import chain, recording
 from app.auth.throttle import address_of, authenticate_request
 from app.context import AppContext
 from app.errors import Conflict, problem_response, problem_responses
 
 _REPLAYED_HEADERS = ("content-type", "location")
+log = logging.getLogger("dpa.routing")
 
 
 async def _idempotency_key_header(
@@ -80,7 +83,7 @@ class ServiceRoute(APIRoute):
             if refused is not None:
                 return refused
             async with context.request_slots():
-                return await _unit_of_work(request, handler, context)
+                return await _unit_of_work(request, handler, context, self.path_format)
 
         return unit_of_work
 
@@ -110,8 +113,43 @@ def _nul_refusal(request: Request, body: bytes) -> Response | None:
     )
 
 
+# PostgreSQL ends one of two transactions that wait for each other's rows (40P01), or one that
+# a concurrent change made unserialisable (40001), and says to run it again: a request and the
+# worker touching a notice and its timers in opposite orders can meet this way.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 3
+
+
+def retryable(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 async def _unit_of_work(
-    request: Request, handler: Callable[[Request], Awaitable[Response]], context: AppContext
+    request: Request,
+    handler: Callable[[Request], Awaitable[Response]],
+    context: AppContext,
+    route: str,
+) -> Response:
+    """The request in one transaction; run again from the start (nothing of the failed run is
+    kept) when the database ended it as a deadlock victim."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await _attempt(request, handler, context, route)
+        except OperationalError as exc:
+            if not retryable(exc) or attempt == ATTEMPTS:
+                raise
+            log.warning("%s %s: %s, run again", request.method, route, type(exc.orig).__name__)
+            for name in recording.STATE_NAMES:  # what the failed run noted for the audit log
+                if hasattr(request.state, name):
+                    delattr(request.state, name)
+    raise AssertionError("unreachable")
+
+
+async def _attempt(
+    request: Request,
+    handler: Callable[[Request], Awaitable[Response]],
+    context: AppContext,
+    route: str,
 ) -> Response:
     session = Session(context.engine, expire_on_commit=False)
     request.state.session = session
@@ -161,9 +199,18 @@ async def _unit_of_work(
                 },
                 "now": context.clock.now(),
             }
-        # One trip to the thread pool: the deferred writes, the stored answer, commit, close.
+        audit = recording.facts(request, response, route, await request.body())
+        if audit is not None:
+            audit["now"] = context.clock.now()
+        # One trip to the thread pool: the deferred writes, the audit-log entry, the stored
+        # answer, commit, close.
         await run_in_threadpool(
-            _end, session, commit=True, remember=remember, deferred=request.state.deferred_writes
+            _end,
+            session,
+            commit=True,
+            remember=remember,
+            deferred=request.state.deferred_writes,
+            audit=audit,
         )
         return response
     except IntegrityError as exc:
@@ -196,13 +243,17 @@ def _end(
     commit: bool,
     remember: dict[str, Any] | None = None,
     deferred: list[Callable[[Session], None]] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> None:
-    """Finish the unit of work: deferred writes, the idempotent answer and commit; or roll
-    back. Close either way."""
+    """Finish the unit of work: deferred writes, the audit-log entry (SPEC §10: in the
+    change's own transaction), the idempotent answer and commit; or roll back. Close either
+    way."""
     try:
         if commit:
             for write in deferred or ():
                 write(session)
+            if audit is not None:
+                chain.append(session, **audit)
             if remember is not None:
                 idempotency.remember(session, **remember)
             session.commit()

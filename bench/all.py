@@ -13,6 +13,8 @@ RUNS = [
     ["bench.timers"],
     ["bench.read"],
     ["bench.blackhole"],
+    ["bench.auditlog", "--backend", "sqlite"],
+    ["bench.auditlog", "--backend", "postgres"],
 ]
 
 

@@ -11,10 +11,10 @@ import re
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
+from tests.helpers import route_table
 
 # Pages whose credential is a single-use token from an e-mail, not an API key (SPEC §8.4): the
 # token alone says whose notice it is, so a key is neither needed nor enough.
@@ -44,17 +44,10 @@ UNSCOPED = {
     ("POST", "/v1/subprocessors"): "staff",
     ("GET", "/v1/subprocessor-changes"): "own",
     ("POST", "/v1/subprocessor-changes"): "staff",
+    ("GET", "/v1/audit-log"): "own",
+    ("GET", "/v1/audit-log/verify"): "staff",
 }
 PARAM = re.compile(r"{(\w+)}")
-
-
-def route_table(app: FastAPI) -> list[tuple[str, str]]:
-    table = []
-    for route in iter_route_contexts(app.routes):
-        for method in sorted(route.methods or ()):
-            if method != "HEAD":
-                table.append((method, route.path_format or route.path))
-    return sorted(set(table))
 
 
 def seed(api: TestClient, staff: dict, tenant: Tenant, versions: int) -> None:

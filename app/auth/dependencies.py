@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auditlog import recording
+from app.auditlog.chain import Actor
 from app.auth.service import Principal, touch_key
 from app.auth.throttle import address_of, authenticate_request
 from app.db import SessionDep
@@ -28,6 +30,10 @@ def get_principal(
     context = request.app.state.context
     principal, stale = authenticate_request(
         session, context, request.headers.get("authorization"), address_of(request.client)
+    )
+    recording.note_actor(
+        request,
+        Actor(role=principal.role.value, key_id=principal.key_id, client_id=principal.client_id),
     )
     if stale:
         now = context.clock.now()

@@ -200,7 +200,7 @@ def any_staff_key(session: Session) -> bool:
 STAFF_BOOTSTRAP = "staff_key"
 
 
-def bootstrap_staff_key(session: Session, clock: Clock, secret: bytes) -> str | None:
+def bootstrap_staff_key(session: Session, clock: Clock, secret: bytes) -> tuple[ApiKey, str] | None:
     """On the first start on an empty database, one staff key (SPEC §4). The marker row's
     primary key makes this happen once even when several processes start together."""
     if session.get(BootstrapMarker, STAFF_BOOTSTRAP) is not None:
@@ -209,5 +209,4 @@ def bootstrap_staff_key(session: Session, clock: Clock, secret: bytes) -> str | 
     session.flush()  # a concurrent first start fails here (IntegrityError) and prints nothing
     if any_staff_key(session):
         return None  # an operator already made one with `dpa keys create`
-    _key, plain = create_key(session, clock, secret, role=Role.staff, name="first start")
-    return plain
+    return create_key(session, clock, secret, role=Role.staff, name="first start")

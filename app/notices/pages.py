@@ -11,13 +11,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from app.clients.models import Client
+from app.auditlog import recording
+from app.auditlog.chain import Actor
+from app.clients.models import Client, Contact
 from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import Conflict, NotFound, RuleViolation
 from app.notices import links
+from app.notices.models import NoticeLink
 from app.routing import ServiceRoute
 
 router = APIRouter(prefix="/notices", route_class=ServiceRoute, include_in_schema=False)
@@ -155,6 +158,7 @@ async def act(
         )
     try:
         await run_in_threadpool(links.answer, session, clock, opened, action, reason or None)
+        contact_id = await run_in_threadpool(_contact_of, session, opened.link)
     except Conflict:
         return _page(
             request, 409, heading, ALREADY.get(action, "Already answered."), "done", **context
@@ -163,4 +167,20 @@ async def act(
         return _page(
             request, 422, heading, str(exc.detail), "bad", actions=opened.actions, **context
         )
+    recording.note_actor(
+        request, Actor(role="contact", client_id=opened.link.client_id, contact_id=contact_id)
+    )
+    recording.note_resources(request, notice_id=opened.notice.id, link_id=opened.link.id)
+    recording.note_summary(request, action=action)
     return _page(request, 200, heading, DONE[action], "done", **context)
+
+
+def _contact_of(session: Session, link: NoticeLink) -> str | None:
+    """The client's current contact the link was sent to (None if the term ended since)."""
+    return session.exec(
+        select(Contact.id).where(
+            Contact.client_id == link.client_id,
+            Contact.email == link.contact_email,
+            Contact.ended_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).first()
