@@ -16,6 +16,7 @@ from app.events.models import (
 from app.idempotency import IdempotencyRecord
 from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
 from app.notices.models import Notice, NoticeLink
+from app.processor.models import ProcessorProfile
 from app.subprocessors.models import (
     ChangeNotice,
     ChangeRecipient,
@@ -48,6 +49,7 @@ __all__ = [
     "InstructionVersion",
     "Notice",
     "NoticeLink",
+    "ProcessorProfile",
     "SecurityException",
     "SubProcessor",
     "Timer",

@@ -46,6 +46,9 @@ UNSCOPED = {
     ("POST", "/v1/subprocessor-changes"): "staff",
     ("GET", "/v1/audit-log"): "own",
     ("GET", "/v1/audit-log/verify"): "staff",
+    ("GET", "/v1/processor"): "public",
+    ("PUT", "/v1/processor"): "staff",
+    ("GET", "/v1/processor/versions"): "public",
 }
 PARAM = re.compile(r"{(\w+)}")
 
