@@ -40,6 +40,7 @@ from app.instructions.router import instructions as instructions_router
 from app.metrics import Metrics, RequestContextMiddleware
 from app.notices.pages import router as notice_pages
 from app.processor.router import router as processor_router
+from app.record.router import router as record_router
 from app.settings import Settings
 from app.subprocessors.router import changes as subprocessor_changes_router
 from app.subprocessors.router import per_client as client_subprocessors_router
@@ -163,6 +164,7 @@ def create_app(
     app.include_router(events_router)
     app.include_router(auditlog_router)
     app.include_router(processor_router)
+    app.include_router(record_router)
     app.include_router(notice_pages)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -49,6 +49,7 @@ UNSCOPED = {
     ("GET", "/v1/processor"): "public",
     ("PUT", "/v1/processor"): "staff",
     ("GET", "/v1/processor/versions"): "public",
+    ("GET", "/v1/record"): "staff",
 }
 PARAM = re.compile(r"{(\w+)}")
 
