@@ -26,8 +26,11 @@ from app.bodylimit import BodyLimitMiddleware
 from app.breaches.router import disclosures_router
 from app.breaches.router import reports as breach_reports_router
 from app.breaches.router import router as breaches_router
+from app.calendarfeeds.router import feeds as calendar_feed_reads
+from app.calendarfeeds.router import router as calendarfeeds_router
 from app.clients.router import router as clients_router
 from app.clock import Clock, SystemClock
+from app.compliance.router import router as compliance_router
 from app.context import AppContext
 from app.db import make_engine
 from app.docs import install_docs
@@ -165,6 +168,9 @@ def create_app(
     app.include_router(auditlog_router)
     app.include_router(processor_router)
     app.include_router(record_router)
+    app.include_router(compliance_router)
+    app.include_router(calendarfeeds_router)
+    app.include_router(calendar_feed_reads)
     app.include_router(notice_pages)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

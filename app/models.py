@@ -4,6 +4,7 @@ from app.auditlog.models import AuditLogEntry, AuditLogHead
 from app.audits.models import Audit
 from app.auth.models import ApiKey, BootstrapMarker
 from app.breaches.models import Breach, BreachNotice, BreachUpdate, DisclosureRequest
+from app.calendarfeeds.models import CalendarFeed, CalendarSequence
 from app.clients.models import Client, Contact
 from app.events.models import (
     Delivery,
@@ -34,6 +35,8 @@ __all__ = [
     "Breach",
     "BreachNotice",
     "BreachUpdate",
+    "CalendarFeed",
+    "CalendarSequence",
     "ChangeNotice",
     "ChangeRecipient",
     "Client",

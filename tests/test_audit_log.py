@@ -358,6 +358,14 @@ def test_every_write_route_leaves_one_entry_and_a_failure_none(
     walk.call("POST", "/v1/clients/{client_id}/contacts/{contact_id}/end", ids, **as_(A))
 
     walk.call("PUT", "/v1/processor", {}, **as_(S), json={"name": "Groupe SCR"})
+    feed = walk.call("POST", "/v1/clients/{client_id}/calendar-feeds", ids, **as_(A), json={})
+    assert "calf_" not in json.dumps(last_entry(app).resource_ids)  # the token is not logged
+    walk.call(
+        "DELETE",
+        "/v1/clients/{client_id}/calendar-feeds/{feed_id}",
+        {**ids, "feed_id": feed["id"]},
+        **as_(A),
+    )
 
     writes = {(m, p) for m, p in route_table(app) if m in WRITES}
     assert writes - walk.covered == set(), "write routes the walk does not call"

@@ -59,6 +59,9 @@ def test_a_clients_record_shows_its_current_categories_and_both_transfers(
     assert api.post(url, json=second, headers=tenant_a.headers).status_code == 201
     ack = api.post(f"{url}/2/acknowledge", headers=staff)
     assert ack.status_code == 200, ack.text
+    # A third version submitted but not acknowledged yet is not in force: the record keeps 2.
+    third = {**second, "purposes": ["Profiling"]}
+    assert api.post(url, json=third, headers=tenant_a.headers).status_code == 201
     dpf = sub(api, staff, tenant_a, "US Mailer", processing_countries=["US"], dpf_certified=True)
     scc = sub(
         api, staff, tenant_a, "India Support", processing_countries=["IN"], transfer_mechanism="scc"

@@ -19,6 +19,9 @@ from tests.helpers import route_table
 # Pages whose credential is a single-use token from an e-mail, not an API key (SPEC §8.4): the
 # token alone says whose notice it is, so a key is neither needed nor enough.
 TOKEN_PAGES = ("/notices/{token}",)
+# The calendar feed, read by calendar apps with its token only (SPEC §10): a guessed token is a
+# 404 problem whatever key comes with it.
+TOKEN_FEEDS = ("/v1/calendar-feeds/{token}.ics",)
 
 # Routes without path parameters, and what a client key may get from them.
 UNSCOPED = {
@@ -50,6 +53,7 @@ UNSCOPED = {
     ("PUT", "/v1/processor"): "staff",
     ("GET", "/v1/processor/versions"): "public",
     ("GET", "/v1/record"): "staff",
+    ("GET", "/v1/compliance"): "staff",
 }
 PARAM = re.compile(r"{(\w+)}")
 
@@ -162,7 +166,12 @@ def seed(api: TestClient, staff: dict, tenant: Tenant, versions: int) -> None:
         headers=tenant.headers,
     )
     assert dsr.status_code == 201, dsr.text
+    feed = api.post(
+        f"/v1/clients/{tenant.id}/calendar-feeds", json={"name": "DPO"}, headers=tenant.headers
+    )
+    assert feed.status_code == 201, feed.text
     tenant.objects = {
+        "feed_id": feed.json()["id"],
         "client_id": tenant.id,
         "version": str(versions),
         "other_version": "1",
@@ -222,6 +231,15 @@ def test_every_route_hides_other_clients_records(
             )
             assert response.status_code == 404, (method, path, response.status_code)
             assert "This link is not valid" in response.text
+            for secret in secrets_of(tenant_a):
+                assert secret not in response.text, (method, path, secret)
+            checked += 1
+            continue
+        if path in TOKEN_FEEDS:
+            response = api.request(
+                method, fill(path, {"token": "calf_guessed"}), headers=tenant_b.headers
+            )
+            assert response.status_code == 404, (method, path, response.status_code)
             for secret in secrets_of(tenant_a):
                 assert secret not in response.text, (method, path, secret)
             checked += 1

@@ -18,6 +18,7 @@ from app.clients.models import Client, Contact
 from app.clock import Clock
 from app.instructions import service as instructions
 from app.instructions.models import InstructionVersion
+from app.instructions.schemas import InstructionStatus
 from app.processor import service as processor
 from app.subprocessors import service as subprocessors
 from app.subprocessors import transfers
@@ -39,16 +40,13 @@ def _safeguard(sub: Any, country: str, standing: transfers.Standing) -> str | No
 
 
 def _current_version(session: Session, client: Client) -> InstructionVersion | None:
-    """The version in force: the newest acknowledged one, else the newest submitted."""
-    versions = session.exec(
-        select(InstructionVersion)
-        .where(InstructionVersion.client_id == client.id)
-        .order_by(col(InstructionVersion.version).desc())
-    ).all()
-    for version in versions:
-        if version.status == "acknowledged":
-            return version
-    return versions[0] if versions else None
+    """The version in force: the acknowledged one SCR works to (status `current`)."""
+    return session.exec(
+        select(InstructionVersion).where(
+            InstructionVersion.client_id == client.id,
+            InstructionVersion.status == InstructionStatus.current.value,
+        )
+    ).first()
 
 
 def controller_entry(
@@ -66,7 +64,7 @@ def controller_entry(
     version = _current_version(session, client)
     categories: dict[str, Any] | None = None
     if version is None:
-        missing.append("processing.instructions")
+        missing.append("processing.instructions_in_force")
     else:
         categories = {
             "purposes": version.purposes,
