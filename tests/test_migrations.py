@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,3 +77,14 @@ def test_the_template_copy_is_at_head(sqlite_template: Path, tmp_path: Path) -> 
         assert migrate.current_revision(engine) == migrate.head_revision()
     finally:
         engine.dispose()
+
+
+def test_listing_order_is_chain_order() -> None:
+    """File names start with the revision's date and time (alembic.ini's file_template), so `ls`
+    shows the migrations in the order they apply."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(migrate.MIGRATIONS_DIR))
+    chain = [Path(s.path).name for s in reversed(list(scripts.walk_revisions()))]
+    assert chain == sorted(chain)
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{4}_\w+\.py", name) for name in chain), chain
