@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from app import crypto, ops
@@ -97,6 +98,14 @@ TAGS = [
 ]
 
 
+def operation_id(route: APIRoute) -> str:
+    """A stable, readable operation id for generated clients: the tag, then the function name
+    (`clients-create-client`, `breaches-acknowledge`), instead of FastAPI's
+    `create_client_v1_clients_post`."""
+    tag = str(route.tags[0]) if route.tags else "service"
+    return f"{tag.replace(' ', '-')}-{route.name.replace('_', '-')}"
+
+
 def create_app(
     settings: Settings | None = None,
     clock: Clock | None = None,
@@ -136,6 +145,7 @@ def create_app(
         docs_url=None,  # served from our own assets: install_docs below
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": settings.docs_persist_auth},
+        generate_unique_id_function=operation_id,
     )
     context.throttle = FailedAuthThrottle(
         settings.auth_failure_limit, settings.auth_failure_window_seconds

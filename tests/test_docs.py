@@ -42,7 +42,7 @@ def test_swagger_ui_authorizes_and_executes_with_no_request_leaving_the_service(
             dialog.locator("button.authorize").click()
             dialog.locator("button.btn-done").click()
 
-            operation = page.locator("#operations-clients-list_clients_v1_clients_get")
+            operation = page.locator("#operations-clients-clients-list-clients")
             operation.locator(".opblock-summary").first.click()
             operation.locator("button.try-out__btn").click()
             operation.locator("button.execute").click()
