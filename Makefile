@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install chromium run test audit lint format openapi bench drills stress clean
+.PHONY: install chromium run test test-fast audit lint format openapi bench drills stress clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: install
 
 test: install chromium
 	$(BIN)/pytest
+
+# The inner loop: SQLite only, no subprocess or browser tests (CI runs `make test`, everything).
+test-fast: install
+	$(BIN)/pytest -q -m "not slow" -k "not postgres" -p no:cacheprovider
 
 # The browser tests drive Debian's Chromium (Playwright, no browser download). Installed here when
 # missing and we may (root, or sudo without a password); where not, those tests skip and say why.

@@ -94,6 +94,7 @@ def test_a_truncated_tail_is_reported(
 WRITES_PER_PROCESS = 150
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_two_api_processes_writing_at_once_leave_one_chain(
     database_url: str, tmp_path: Path

@@ -8,9 +8,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.clock import MovableClock
-from tests.breaches.test_breaches import breach_body, create
 from tests.conftest import Tenant, make_tenant, settle
-from tests.events.test_delivery import register
+from tests.helpers import breach_body, create, register
 from tests.receiver import Receiver
 
 # The suite's clock starts on Monday 2 March 2026, 09:00 UTC: received that day in Paris, the

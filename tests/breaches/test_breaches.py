@@ -3,48 +3,15 @@ each with its own 72-hour timer; the clock is moved, never waited for."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.clock import MovableClock
 from tests.conftest import Mailbox, Tenant, make_tenant, settle
-from tests.events.test_delivery import register
+from tests.helpers import ART33, breach_body, create, register, types_at
 from tests.receiver import Answer, Receiver
-
-ART33 = {
-    "data_subject_categories": ["customers"],
-    "approx_data_subjects": 1200,
-    "record_categories": ["e-mail addresses", "order history"],
-    "approx_records": 5400,
-    "likely_consequences": "Phishing against customers.",
-    "measures_taken": "Credentials rotated.",
-    "measures_proposed": "Warn customers.",
-}
-
-
-def breach_body(client_ids: list[str], aware_at: datetime, **extra) -> dict:
-    return {
-        "aware_at": aware_at.isoformat(),
-        "nature": ["confidentiality"],
-        "description": "Database dump exposed on a misconfigured bucket.",
-        "status": "suspected",
-        "client_ids": client_ids,
-        "contact_point": "SCR security desk, +33 1 00 00 00 00",
-        **ART33,
-        **extra,
-    }
-
-
-def create(api: TestClient, staff: dict, body: dict) -> dict:
-    response = api.post("/v1/breaches", json=body, headers=staff)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def types_at(receiver: Receiver, path: str) -> list[str]:
-    return [r.payload["type"] for r in receiver.at(path)]
 
 
 def test_each_affected_client_is_notified_with_only_its_own_part(

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.breaches.test_breaches import breach_body
+from tests.helpers import breach_body
 from tests.receiver import Answer, Receiver
 from tests.server import dpa, serving
 

@@ -8,9 +8,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.clock import MovableClock
-from tests.breaches.test_breaches import breach_body, create, types_at
 from tests.conftest import Mailbox, Tenant, make_tenant, settle
-from tests.events.test_delivery import register
+from tests.helpers import breach_body, create, register, types_at
 from tests.receiver import Answer, Receiver
 
 

@@ -4,7 +4,6 @@ standardwebhooks, the real pump, the clock moved instead of waiting."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -12,29 +11,10 @@ from sqlmodel import Session, select
 
 from app.clock import MovableClock
 from app.events import outbox
-from app.events import service as events
 from app.events.models import Delivery
 from tests.conftest import Tenant, make_tenant, settle
+from tests.helpers import emit, register
 from tests.receiver import Answer, Receiver
-
-
-def register(api: TestClient, headers: dict, receiver: Receiver, path: str, **fields: Any) -> dict:
-    response = api.post(
-        "/v1/webhook-endpoints", json={"url": receiver.url(path), **fields}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    endpoint = response.json()
-    receiver.trust(path, endpoint["secret"])
-    return endpoint
-
-
-def emit(app: FastAPI, type: str, subject: str, data: dict, client_id: str | None) -> str:
-    """What a domain does: emit in its own transaction."""
-    context = app.state.context
-    with Session(context.engine) as session:
-        event = events.emit(session, context.clock, type, subject, data, client_id=client_id)
-        session.commit()
-        return event.id
 
 
 def test_each_subscribed_endpoint_gets_each_event_once_signed(

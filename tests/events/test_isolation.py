@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 
 from app.events import service as events
 from app.events.models import Delivery, DeliveryAttempt
-from tests.events.test_delivery import register
+from tests.helpers import register
 from tests.receiver import Answer, Receiver
 
 

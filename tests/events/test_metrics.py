@@ -13,7 +13,7 @@ from app.clock import WALL_CLOCK, MovableClock
 from app.events import service as events
 from app.events.models import Delivery
 from tests.conftest import settle
-from tests.events.test_delivery import emit, register
+from tests.helpers import emit, register
 from tests.receiver import Answer, Receiver
 
 

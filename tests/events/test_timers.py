@@ -9,22 +9,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from app.clock import Clock, MovableClock
-from app.events import service as events
+from app.clock import MovableClock
 from app.events import timers
 from app.events.models import Event, Timer
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import settle
-
-KIND = "test.ping"
-
-
-@timers.handler(KIND)
-def _ping(session: Session, clock: Clock, timer: Timer, _settings: Settings) -> None:
-    events.emit(
-        session, clock, "webhook.test", timer.subject, {"fired_at": clock.now().isoformat()}
-    )
+from tests.helpers import KIND
 
 
 def schedule(app: FastAPI, subject: str, due_in: timedelta, kind: str = KIND) -> Timer:

@@ -18,8 +18,7 @@ from app.events import timers
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer
 from app.main import create_app
 from app.settings import Settings
-from tests.events.test_delivery import register
-from tests.events.test_timers import KIND
+from tests.helpers import KIND, register
 from tests.receiver import Receiver
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.breaches.test_breaches import breach_body
 from tests.browser import SERVICE_HOST, browse
 from tests.conftest import Mailbox
+from tests.helpers import breach_body
 from tests.pg import free_port
 from tests.server import dpa, serving
 

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.clock import MovableClock
-from tests.breaches.test_breaches import breach_body, create
 from tests.conftest import Mailbox, Tenant, make_tenant, settle
+from tests.helpers import breach_body, create
 from tests.notices.helpers import announce, contact, endpoint
 from tests.receiver import Receiver
 

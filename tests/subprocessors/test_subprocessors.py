@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.clock import MovableClock
 from tests.conftest import Tenant, make_tenant, settle
-from tests.events.test_delivery import register
+from tests.helpers import register
 from tests.receiver import Receiver
 
 INSTRUCTIONS = {
