@@ -38,6 +38,8 @@ from app.docs import install_docs
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
+from app.events.webhooks_doc import publish as publish_webhooks
+from app.events.webhooks_doc import tidy as tidy_webhooks
 from app.instructions.router import dsrs as dsrs_router
 from app.instructions.router import exceptions as exceptions_router
 from app.instructions.router import instructions as instructions_router
@@ -182,6 +184,7 @@ def create_app(
     app.include_router(calendarfeeds_router)
     app.include_router(calendar_feed_reads)
     app.include_router(notice_pages)
+    publish_webhooks(app, operation_id)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -212,6 +215,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             version=app.version,
             description=app.description,
             routes=app.routes,
+            webhooks=app.webhooks.routes,
             tags=app.openapi_tags,
         )
         for path_item in schema.get("paths", {}).values():
@@ -220,6 +224,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     content = response.get("content", {})
                     if status[0] in "45" and "application/json" in content:
                         content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        tidy_webhooks(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, func, select
 
 from app.clock import SystemClock
 from app.db import make_engine
+from app.events import contract
 from app.events import service as events_service
 from app.events.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from app.events.schemas import EndpointCreate
@@ -59,7 +60,9 @@ def seed(
         session.commit()
     with Session(engine) as session:
         for number in range(per_endpoint):
-            events_service.emit(session, clock, event_type, f"sub_{number}", {})
+            events_service.emit(
+                session, clock, event_type, f"sub_{number}", contract.example(event_type)
+            )
         session.commit()
     engine.dispose()
 

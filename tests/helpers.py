@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.clock import Clock
+from app.events import contract, timers
 from app.events import service as events
-from app.events import timers
 from app.events.models import Timer
 from app.settings import Settings
 from tests.receiver import Receiver
@@ -42,10 +42,12 @@ def register(api: TestClient, headers: dict, receiver: Receiver, path: str, **fi
 
 
 def emit(app: FastAPI, type: str, subject: str, data: dict, client_id: str | None) -> str:
-    """What a domain does: emit in its own transaction."""
+    """What a domain does: emit in its own transaction. `data` overrides fields of the type's
+    example payload (the contract refuses an event that leaves its schema)."""
     context = app.state.context
+    payload = {**contract.example(type), **data}
     with Session(context.engine) as session:
-        event = events.emit(session, context.clock, type, subject, data, client_id=client_id)
+        event = events.emit(session, context.clock, type, subject, payload, client_id=client_id)
         session.commit()
         return event.id
 

@@ -52,6 +52,12 @@ def test_swagger_ui_authorizes_and_executes_with_no_request_leaving_the_service(
             body = operation.locator(".live-responses-table .response-col_description pre").first
             assert "Gamma Fromagerie" in body.inner_text()  # the key was sent: a staff answer
 
+            # The event contract: one webhook per event type, each with its body's schema.
+            webhook = page.get_by_text("breach.notified (urgent)", exact=True).first
+            webhook.wait_for(timeout=TIMEOUT_MS)
+            webhook.click()
+            page.get_by_text("BreachNotifiedEvent").first.wait_for(timeout=TIMEOUT_MS)
+
             assert browsing.outside == [], f"requests that tried to leave: {browsing.outside}"
 
 

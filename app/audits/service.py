@@ -25,13 +25,14 @@ from app.clock import Clock
 from app.errors import Conflict, Forbidden, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
+from app.events.timers import TimerKind
 from app.ids import new_id
 from app.notices import service as notices
 from app.pagination import PageParams, paginate
 from app.settings import Settings
 
 NOTICE_RULE = "audit-notice-30-working-days"
-REMINDER = "audit.reminder"
+REMINDER = TimerKind.audit_reminder
 REMINDER_BEFORE = timedelta(days=7)
 FINAL = {AuditStatus.rejected, AuditStatus.completed, AuditStatus.cancelled}
 

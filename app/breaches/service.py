@@ -25,14 +25,15 @@ from app.clock import Clock
 from app.errors import Conflict, Forbidden, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
+from app.events.timers import TimerKind
 from app.ids import new_id
 from app.notices import service as notices
 from app.notices.models import Notice
 from app.pagination import PageParams, paginate
 from app.settings import Settings
 
-REMINDER, DEADLINE = "breach.reminder", "breach.deadline"
-STAFF_REMINDER = "breach.staff_reminder"
+REMINDER, DEADLINE = TimerKind.breach_reminder, TimerKind.breach_deadline
+STAFF_REMINDER = TimerKind.breach_staff_reminder
 NOTICE_KIND = "breach"
 
 

@@ -13,7 +13,7 @@ from app.auth.service import Principal
 from app.clients import service as clients_service
 from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
-from app.events import signing, ssrf, types, wake
+from app.events import contract, signing, ssrf, types, wake
 from app.events.models import Delivery, DeliveryAttempt, EmailAttempt, Event, WebhookEndpoint
 from app.events.schemas import EndpointCreate, EndpointUpdate
 from app.ids import new_id
@@ -36,6 +36,7 @@ def emit(
     delivery per enabled endpoint of that audience subscribed to the type."""
     if type not in types.EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
+    contract.check(type, data)  # an event that leaves its schema is never sent
     now = clock.now()
     event = Event(
         id=new_id("evt"),

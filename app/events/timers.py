@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, func, update
@@ -22,11 +23,30 @@ from app.settings import Settings
 log = logging.getLogger("dpa.events.timers")
 
 Handler = Callable[[Session, Clock, Timer, Settings], None]
+
+
+class TimerKind(StrEnum):
+    """What the worker does at a timer's due time. Not event types (some values look alike, for
+    history: they are stored in `timers.kind` and must stay as they are)."""
+
+    breach_reminder = "breach.reminder"
+    breach_staff_reminder = "breach.staff_reminder"
+    breach_deadline = "breach.deadline"
+    exception_ending = "security_exception.ending"
+    exception_end = "security_exception.end"
+    dsr_reminder = "data_subject_request.reminder"
+    dsr_overdue = "data_subject_request.overdue"
+    audit_reminder = "audit.reminder"
+    change_deadline_soon = "subprocessor.objection_deadline_soon"
+    notice_escalation = "notice.escalation"
+    notice_email = "notice.email"
+
+
 HANDLERS: dict[str, Handler] = {}
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that fires timers of `kind`."""
+def handler(kind: TimerKind | str) -> Callable[[Handler], Handler]:
+    """Register the function that fires timers of `kind` (a TimerKind; tests add their own)."""
 
     def register(function: Handler) -> Handler:
         HANDLERS[kind] = function

@@ -1,44 +1,52 @@
-"""Event types (SPEC §9): what receivers switch on, and which are urgent."""
+"""Event types (SPEC §9): what receivers switch on, and which are urgent. Timer kinds are
+another thing (app/events/timers.py `TimerKind`): what the worker does at a due time."""
 
 from __future__ import annotations
 
-EVENT_TYPES: tuple[str, ...] = (
-    "breach.notified",
-    "breach.updated",
-    "breach.reminder",
-    "breach.acknowledged",
-    "breach.escalated",
-    "breach.deadline_missed",
-    "breach.reported",
-    "breach.closed",
-    "disclosure_request.received",
-    "instruction.received",
-    "instruction.acknowledged",
-    "instruction.objected",
-    "security_exception.requested",
-    "security_exception.approved",
-    "security_exception.rejected",
-    "security_exception.ending_soon",
-    "security_exception.ended",
-    "data_subject_request.received",
-    "data_subject_request.reminder",
-    "data_subject_request.completed",
-    "data_subject_request.overdue",
-    "subprocessor.change_notice",
-    "subprocessor.objection",
-    "subprocessor.approval",
-    "subprocessor.objection_deadline_soon",
-    "audit.requested",
-    "audit.accepted",
-    "audit.rejected",
-    "audit.scheduled",
-    "audit.reminder",
-    "audit.completed",
-    "audit.cancelled",
-    "notice.escalated",
-    "endpoint.disabled",
-    "webhook.test",
-)
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """What receivers switch on (the `type` of every message); payloads: app/events/contract.py."""
+
+    breach__notified = "breach.notified"
+    breach__updated = "breach.updated"
+    breach__reminder = "breach.reminder"
+    breach__acknowledged = "breach.acknowledged"
+    breach__escalated = "breach.escalated"
+    breach__deadline_missed = "breach.deadline_missed"
+    breach__reported = "breach.reported"
+    breach__closed = "breach.closed"
+    disclosure_request__received = "disclosure_request.received"
+    instruction__received = "instruction.received"
+    instruction__acknowledged = "instruction.acknowledged"
+    instruction__objected = "instruction.objected"
+    security_exception__requested = "security_exception.requested"
+    security_exception__approved = "security_exception.approved"
+    security_exception__rejected = "security_exception.rejected"
+    security_exception__ending_soon = "security_exception.ending_soon"
+    security_exception__ended = "security_exception.ended"
+    data_subject_request__received = "data_subject_request.received"
+    data_subject_request__reminder = "data_subject_request.reminder"
+    data_subject_request__completed = "data_subject_request.completed"
+    data_subject_request__overdue = "data_subject_request.overdue"
+    subprocessor__change_notice = "subprocessor.change_notice"
+    subprocessor__objection = "subprocessor.objection"
+    subprocessor__approval = "subprocessor.approval"
+    subprocessor__objection_deadline_soon = "subprocessor.objection_deadline_soon"
+    audit__requested = "audit.requested"
+    audit__accepted = "audit.accepted"
+    audit__rejected = "audit.rejected"
+    audit__scheduled = "audit.scheduled"
+    audit__reminder = "audit.reminder"
+    audit__completed = "audit.completed"
+    audit__cancelled = "audit.cancelled"
+    notice__escalated = "notice.escalated"
+    endpoint__disabled = "endpoint.disabled"
+    webhook__test = "webhook.test"
+
+
+EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
 ALL = "*"
 
 

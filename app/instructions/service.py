@@ -15,6 +15,7 @@ from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
+from app.events.timers import TimerKind
 from app.ids import new_id
 from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
 from app.instructions.schemas import (
@@ -32,9 +33,9 @@ from app.notices import service as notices
 from app.pagination import PageParams, paginate
 from app.settings import Settings
 
-EXCEPTION_ENDING, EXCEPTION_ENDED = "security_exception.ending", "security_exception.end"
-DSR_REMINDER = "data_subject_request.reminder"
-DSR_OVERDUE = "data_subject_request.overdue"
+EXCEPTION_ENDING, EXCEPTION_ENDED = TimerKind.exception_ending, TimerKind.exception_end
+DSR_REMINDER = TimerKind.dsr_reminder
+DSR_OVERDUE = TimerKind.dsr_overdue
 ENDING_NOTICE = timedelta(hours=24)
 DSR_REMINDERS_BEFORE = (timedelta(days=3), timedelta(days=1))
 

@@ -24,6 +24,7 @@ from app.clock import Clock
 from app.events import email, retry, timers, types
 from app.events import service as events
 from app.events.models import Event
+from app.events.timers import TimerKind
 from app.ids import new_id
 from app.notices import links
 from app.notices.models import Notice
@@ -31,7 +32,7 @@ from app.settings import Settings
 
 log = logging.getLogger("dpa.notices")
 
-ESCALATION, EMAIL = "notice.escalation", "notice.email"
+ESCALATION, EMAIL = TimerKind.notice_escalation, TimerKind.notice_email
 # Every event type that carries a duty to inform: flows.py hooks their deliveries, and send()
 # refuses any other, so a notice can never be sent that no 2xx would mark notified.
 NOTICE_TYPES = (

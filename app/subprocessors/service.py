@@ -19,6 +19,7 @@ from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
+from app.events.timers import TimerKind
 from app.ids import new_id
 from app.instructions import service as instructions_service
 from app.notices import service as notices
@@ -49,7 +50,7 @@ from app.subprocessors.schemas import (
 )
 from app.workdays import local_date, objection_deadline, within_deadline
 
-DEADLINE_SOON = "subprocessor.objection_deadline_soon"
+DEADLINE_SOON = TimerKind.change_deadline_soon
 NOTICE_KIND = "subprocessor_change"
 SOON_BEFORE = timedelta(days=3)
 SAFEGUARDS = {Mechanism.scc.value, Mechanism.bcr.value}

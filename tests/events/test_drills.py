@@ -18,6 +18,7 @@ from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.clock import SystemClock
 from app.db import make_engine
+from app.events import contract
 from app.events import service as events
 from app.events.models import Delivery, DeliveryAttempt
 from app.events.schemas import EndpointCreate
@@ -61,7 +62,8 @@ def fan_out(database_url: str, receiver: Receiver, paths: list[str], events_coun
         session.commit()
     with Session(engine) as session:
         for number in range(events_count):
-            events.emit(session, clock, "audit.requested", f"aud_{number}", {"n": number})
+            data = {**contract.example("audit.requested"), "audit_id": f"aud_{number}"}
+            events.emit(session, clock, "audit.requested", f"aud_{number}", data)
         session.commit()
     engine.dispose()
 

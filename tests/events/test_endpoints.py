@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from app.context import ClockDep
 from app.db import SessionDep
 from app.errors import RuleViolation
+from app.events import contract
 from app.events import service as events
 from app.routing import ServiceRoute
 from tests.conftest import Tenant
@@ -118,12 +119,12 @@ def test_a_request_that_fails_after_emitting_leaves_no_event(
 
     @router.post("/v1/emit-then-fail")
     def emit_then_fail(session: SessionDep, clock: ClockDep) -> None:
-        events.emit(session, clock, "breach.reported", "brc_t", {"x": 1})
+        events.emit(session, clock, "breach.reported", "brc_t", contract.example("breach.reported"))
         raise RuleViolation("test-rule", "refused after emitting")
 
     @router.post("/v1/emit-then-crash")
     def emit_then_crash(session: SessionDep, clock: ClockDep) -> None:
-        events.emit(session, clock, "breach.reported", "brc_t", {"x": 1})
+        events.emit(session, clock, "breach.reported", "brc_t", contract.example("breach.reported"))
         raise RuntimeError("crash after emitting")
 
     app.include_router(router)

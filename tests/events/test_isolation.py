@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
+from app.events import contract
 from app.events import service as events
 from app.events.models import Delivery, DeliveryAttempt
 from tests.helpers import register
@@ -26,11 +27,23 @@ def test_a_blackholed_endpoint_does_not_delay_twenty_healthy_ones(
     with Session(context.engine) as session:
         # More work for the dead endpoint than a worker has slots, and older, so it comes first.
         for number in range(context.settings.delivery_concurrency + 6):
-            events.emit(session, context.clock, "audit.reminder", f"rem_{number}", {})
+            events.emit(
+                session,
+                context.clock,
+                "audit.reminder",
+                f"rem_{number}",
+                contract.example("audit.reminder"),
+            )
         session.commit()
     with Session(context.engine) as session:  # then 5 events, each to the 21 endpoints
         for number in range(5):
-            events.emit(session, context.clock, "audit.requested", f"aud_{number}", {})
+            events.emit(
+                session,
+                context.clock,
+                "audit.requested",
+                f"aud_{number}",
+                contract.example("audit.requested"),
+            )
         session.commit()
 
     def healthy(received: list) -> list:

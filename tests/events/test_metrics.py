@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from app.clock import WALL_CLOCK, MovableClock
+from app.events import contract
 from app.events import service as events
 from app.events.models import Delivery
 from tests.conftest import settle
@@ -52,7 +53,9 @@ def test_an_interrupted_claim_is_counted_and_sent_again(
     register(live, staff, receiver, "/scr", event_types=["audit.requested"])
     context = live_app.state.context
     with Session(context.engine) as session:
-        event_id = events.emit(session, context.clock, "audit.requested", "aud_i", {}).id
+        event_id = events.emit(
+            session, context.clock, "audit.requested", "aud_i", contract.example("audit.requested")
+        ).id
         session.flush()
         session.execute(
             update(Delivery)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.clock import MovableClock
+from app.events import contract
 from app.events import service as events
 from app.events.ssrf import UnsafeURL, check_url
 from app.main import create_app
@@ -91,7 +92,9 @@ def test_delivery_refuses_a_private_address_without_connecting(
     app = create_app(settings, clock, bootstrap=False)
     with TestClient(app) as strict_client:
         with Session(app.state.context.engine) as session:
-            events.emit(session, clock, "breach.reported", "brc_x", {}, client_id=None)
+            events.emit(
+                session, clock, "breach.reported", "brc_x", contract.example("breach.reported")
+            )
             session.commit()
         settle(app)
         attempts = strict_client.get(
@@ -127,7 +130,9 @@ def test_a_host_name_is_checked_when_the_connection_resolves_it(
     app = create_app(settings, clock, bootstrap=False)
     with TestClient(app) as strict_client:
         with Session(app.state.context.engine) as session:
-            events.emit(session, clock, "breach.reported", "brc_y", {}, client_id=None)
+            events.emit(
+                session, clock, "breach.reported", "brc_y", contract.example("breach.reported")
+            )
             session.commit()
         settle(app)
         (attempt,) = strict_client.get(
