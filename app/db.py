@@ -47,6 +47,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# PostgreSQL ends one of two transactions that wait for each other's rows (40P01), or one that a
+# concurrent change made unserialisable (40001), and says to run it again: a request and the
+# worker touching a notice and its timers in opposite orders can meet this way.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 3
+
+
+def retryable(exc: BaseException) -> bool:
+    """A transaction the database ended as a deadlock or serialisation victim: run it again."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 

@@ -23,6 +23,7 @@ from app import idempotency
 from app.auditlog import chain, recording
 from app.auth.throttle import address_of, authenticate_request
 from app.context import AppContext
+from app.db import ATTEMPTS, retryable
 from app.errors import Conflict, problem_response, problem_responses
 
 _REPLAYED_HEADERS = ("content-type", "location")
@@ -111,17 +112,6 @@ def _nul_refusal(request: Request, body: bytes) -> Response | None:
             {"field": part, "message": "contains U+0000", "type": "value_error"} for part in where
         ],
     )
-
-
-# PostgreSQL ends one of two transactions that wait for each other's rows (40P01), or one that
-# a concurrent change made unserialisable (40001), and says to run it again: a request and the
-# worker touching a notice and its timers in opposite orders can meet this way.
-RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-ATTEMPTS = 3
-
-
-def retryable(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 async def _unit_of_work(

@@ -1,5 +1,6 @@
 """A request that PostgreSQL ends as a deadlock victim is run again from the start, so the client
-gets its answer instead of a 500, and the change is recorded once (one audit-log entry).
+gets its answer instead of a 500, and the change is recorded once (one audit-log entry); the
+worker's recording of delivery results is run again the same way.
 
 The deadlock is real: another transaction (as the worker would, recording a delivery) locks the
 client's notice, the request acknowledging the breach locks the breach notice and waits for the
@@ -9,16 +10,45 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 
 from app.auditlog.models import AuditLogEntry
 from app.breaches.models import BreachNotice
+from app.events import outbox
+from app.events.models import Delivery
 from app.notices.models import Notice
 from tests.conftest import Tenant
+
+
+def wait_for_a_lock_wait(engine: Engine, state: Callable[[], str] = str) -> None:
+    """Until some session of this database waits for a row lock. Autocommit: inside one
+    transaction PostgreSQL answers pg_stat_activity from the snapshot of its first read, so a
+    wait that began after it would never be seen."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            ).scalar()
+            if waiting:
+                return
+            time.sleep(0.05)
+        sessions = watcher.execute(
+            text(
+                "SELECT state, wait_event_type, wait_event, left(query, 80) FROM "
+                "pg_stat_activity WHERE datname = current_database()"
+            )
+        ).all()
+    pytest.fail(f"nobody waited for the lock; {state()}; sessions: {sessions}")
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -56,32 +86,83 @@ def test_a_deadlock_victim_is_run_again(
         )
     )
     request.start()
-    # Until the request waits for the notice this transaction holds.
-    with engine.connect() as watcher:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            waiting = watcher.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()"
-                )
-            ).scalar()
-            if waiting:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the request never waited for the notice")
+    wait_for_a_lock_wait(engine)  # the request waits for the notice this transaction holds
+    # The request waited first, so its deadlock check runs first: it is the victim, and this
+    # transaction gets the breach notice once the request's first run is rolled back.
+    touch = text("UPDATE breach_notices SET client_id = client_id WHERE id = :id")
     try:
-        other.execute(
-            text("UPDATE breach_notices SET client_id = client_id WHERE id = :id"), {"id": part}
-        )
+        other.execute(touch, {"id": part})
         other_txn.commit()
-    except Exception:  # PostgreSQL may pick this side as the victim instead
-        other_txn.rollback()
     finally:
         other.close()
     request.join(timeout=60)
     assert answers == [200]
+    assert "DeadlockDetected, run again" in caplog.text
     with engine.connect() as connection:
         entries_after = connection.scalar(select(func.count()).select_from(AuditLogEntry))
     assert entries_after == entries_before + 1
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_recording_a_delivery_runs_again_as_a_deadlock_victim(
+    app: FastAPI, api: TestClient, staff: dict, tenant_a: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker records a 2xx (it locks the delivery, then marks the notice notified) while
+    another transaction holds the notice and then wants the delivery: the recording is the
+    victim and is run again at once, instead of waiting for its lease and sending again."""
+    endpoint = api.post(
+        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=tenant_a.headers
+    ).json()
+    api.post(
+        "/v1/breaches",
+        json={
+            "aware_at": "2026-03-02T08:00:00Z",
+            "nature": ["availability"],
+            "description": "Outage",
+            "client_ids": [tenant_a.id],
+            "contact_point": "SCR",
+        },
+        headers=staff,
+    )
+    context = app.state.context
+    engine = context.engine
+    with engine.connect() as connection:
+        delivery_id, notice_id = connection.execute(
+            select(Delivery.id, Notice.id)
+            .join(Notice, Notice.event_id == Delivery.event_id)
+            .where(Delivery.endpoint_id == endpoint["id"])
+        ).one()
+    (claimed,) = outbox.claim(
+        engine, context.clock, "worker-a", timedelta(seconds=30), [delivery_id]
+    )
+    result = outbox.AttemptResult(claimed, context.clock.now(), 12, status_code=204)
+
+    other = engine.connect()
+    other_txn = other.begin()
+    other.execute(text("UPDATE notices SET kind = kind WHERE id = :id"), {"id": notice_id})
+    outcome: list[object] = []
+
+    def record() -> None:
+        try:
+            outcome.append(outbox.record(engine, context.clock, "worker-a", [result]))
+        except Exception as exc:  # shown if the test fails
+            outcome.append(exc)
+
+    recording = threading.Thread(target=record)
+    recording.start()
+    wait_for_a_lock_wait(engine, lambda: f"recording ended: {outcome}")
+    touch = text("UPDATE deliveries SET urgent = urgent WHERE id = :id")
+    try:
+        other.execute(touch, {"id": delivery_id})
+        other_txn.commit()
+    finally:
+        other.close()
+    recording.join(timeout=60)
+    assert "DeadlockDetected, run again" in caplog.text
+    with engine.connect() as connection:
+        status, notified = connection.execute(
+            select(Delivery.status, Notice.notified_at)
+            .join(Notice, Notice.event_id == Delivery.event_id)
+            .where(Delivery.id == delivery_id)
+        ).one()
+    assert status == "delivered" and notified is not None

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, case, func, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
+from app.db import ATTEMPTS, retryable
 from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.events.timers import next_due as next_timer_due
@@ -217,6 +219,29 @@ def release(engine: Engine, owner: str, delivery_ids: list[str]) -> None:
 
 
 def record(
+    engine: Engine,
+    clock: Clock,
+    owner: str,
+    results: list[AttemptResult],
+    rng: random.Random | None = None,
+) -> list[str]:
+    """`record_once`, run again (from the start: nothing of the failed run is kept) when the
+    database ends it as a deadlock victim. Recording a 2xx locks the delivery, then marks its
+    notice notified; a request acknowledging that notice at the same moment locks them the other
+    way round. Without this, the batch waited for its lease to run out and was sent again."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return record_once(engine, clock, owner, results, rng)
+        except OperationalError as exc:
+            if not retryable(exc) or attempt == ATTEMPTS:
+                raise
+            log.warning(
+                "recording %d attempts: %s, run again", len(results), type(exc.orig).__name__
+            )
+    raise AssertionError("unreachable")
+
+
+def record_once(
     engine: Engine,
     clock: Clock,
     owner: str,
