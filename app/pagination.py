@@ -72,11 +72,16 @@ def _decode(cursor: str) -> tuple[datetime, str]:
             raise ValueError  # a forged cursor at the calendar's edge would overflow in UTC
         return instant, identifier
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise RuleViolation(
-            "pagination-cursor",
-            "`cursor` is not a cursor this service gave out; pass `next_cursor` from a page.",
-            errors=field_errors("query.cursor", "unknown cursor"),
-        ) from exc
+        raise unknown_cursor() from exc
+
+
+def unknown_cursor() -> RuleViolation:
+    """The answer to a `cursor` this service did not give out (also for other cursor forms)."""
+    return RuleViolation(
+        "pagination-cursor",
+        "`cursor` is not a cursor this service gave out; pass `next_cursor` from a page.",
+        errors=field_errors("query.cursor", "unknown cursor"),
+    )
 
 
 def paginate(session: Session, statement: SelectOfScalar[Any], model: Any, params: PageParams):

@@ -17,7 +17,7 @@ from app.auditlog.chain import Actor
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Where requests note audit facts (request.state): cleared when a request is run again.
-STATE_NAMES = ("audit_actor", "audit_summary", "audit_resources", "audit_client_id")
+STATE_NAMES = ("audit_actor", "audit_summary", "audit_resources")
 # Path parameters that are credentials, not resource ids: never logged.
 _SECRET_PARAMS = frozenset({"token"})
 
@@ -40,11 +40,6 @@ def note_resources(request: Request, **resource_ids: str) -> None:
     }
 
 
-def note_client(request: Request, client_id: str) -> None:
-    """Say whose client file the change belongs to, where the path and answer do not."""
-    request.state.audit_client_id = client_id
-
-
 def facts(request: Request, response: Response, route: str, body: bytes) -> dict[str, Any] | None:
     """The entry for a successful write, or None for a read (or an anonymous request that
     changed nothing)."""
@@ -64,7 +59,6 @@ def facts(request: Request, response: Response, route: str, body: bytes) -> dict
         resource_ids["result_id"] = answer["id"]
     client_id = (
         actor.client_id
-        or getattr(request.state, "audit_client_id", None)
         or resource_ids.get("client_id")
         or (answer.get("client_id") if isinstance(answer.get("client_id"), str) else None)
     )

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from app.auditlog import chain
 from app.auditlog.models import AuditLogEntry
 from app.auth.service import Principal
-from app.errors import RuleViolation, field_errors
+from app.pagination import unknown_cursor
 
 
 def list_entries(
@@ -67,11 +67,7 @@ def _decode(cursor: str) -> int:
             raise ValueError
         return int(number)
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise RuleViolation(
-            "pagination-cursor",
-            "`cursor` is not a cursor this service gave out; pass `next_cursor` from a page.",
-            errors=field_errors("query.cursor", "unknown cursor"),
-        ) from exc
+        raise unknown_cursor() from exc
 
 
 def as_dict(result: chain.Verification, now: datetime) -> dict[str, Any]:

@@ -224,10 +224,10 @@ def _breaches(session: Session, client: Client, now: datetime) -> Check:
     items: list[dict[str, Any]] = []
     late = 0
     for notice, breach in rows:
-        missed = notice.notified_at is None and now >= notice.notify_deadline
-        late += missed or (
-            notice.notified_at is not None and notice.notified_at > notice.notify_deadline
-        )
+        if notice.notified_at is None:
+            late += now >= notice.notify_deadline  # the 72 hours ran out, nobody told
+        else:
+            late += notice.notified_at > notice.notify_deadline  # told, but too late
         items.append(
             {
                 "breach_id": breach.id,

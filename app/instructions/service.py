@@ -135,13 +135,18 @@ def get_version(session: Session, client: Client, number: int) -> InstructionVer
     return version
 
 
-def current(session: Session, client: Client) -> InstructionVersion:
-    version = session.exec(
+def in_force(session: Session, client_id: str) -> InstructionVersion | None:
+    """The acknowledged version SCR works to (status `current`), if any."""
+    return session.exec(
         select(InstructionVersion).where(
-            InstructionVersion.client_id == client.id,
+            InstructionVersion.client_id == client_id,
             InstructionVersion.status == InstructionStatus.current.value,
         )
     ).first()
+
+
+def current(session: Session, client: Client) -> InstructionVersion:
+    version = in_force(session, client.id)
     if version is None:
         raise NotFound("current instruction of client", client.id)
     return version
@@ -150,12 +155,7 @@ def current(session: Session, client: Client) -> InstructionVersion:
 def transfers_forbidden(session: Session, client_id: str) -> int | None:
     """The number of the client's current instruction version if it forbids transfers to third
     countries (seed §2.2, §2.9), else None. Other domains ask this; they do not read versions."""
-    version = session.exec(
-        select(InstructionVersion).where(
-            InstructionVersion.client_id == client_id,
-            InstructionVersion.status == InstructionStatus.current.value,
-        )
-    ).first()
+    version = in_force(session, client_id)
     if version is None or version.third_country_transfers_allowed:
         return None
     return version.version

@@ -17,8 +17,6 @@ from app.auth.service import Principal
 from app.clients.models import Client, Contact
 from app.clock import Clock
 from app.instructions import service as instructions
-from app.instructions.models import InstructionVersion
-from app.instructions.schemas import InstructionStatus
 from app.processor import service as processor
 from app.subprocessors import service as subprocessors
 from app.subprocessors import transfers
@@ -39,16 +37,6 @@ def _safeguard(sub: Any, country: str, standing: transfers.Standing) -> str | No
     return None
 
 
-def _current_version(session: Session, client: Client) -> InstructionVersion | None:
-    """The version in force: the acknowledged one SCR works to (status `current`)."""
-    return session.exec(
-        select(InstructionVersion).where(
-            InstructionVersion.client_id == client.id,
-            InstructionVersion.status == InstructionStatus.current.value,
-        )
-    ).first()
-
-
 def controller_entry(
     session: Session, clock: Clock, principal: Principal, client: Client
 ) -> dict[str, Any]:
@@ -61,7 +49,7 @@ def controller_entry(
     )
     if dpo is None:
         missing.append("controller.dpo_or_privacy_contact")
-    version = _current_version(session, client)
+    version = instructions.in_force(session, client.id)
     categories: dict[str, Any] | None = None
     if version is None:
         missing.append("processing.instructions_in_force")
@@ -77,12 +65,8 @@ def controller_entry(
     for sub in subprocessors.client_view(session, clock, principal, client):
         if sub.status == "retired":
             continue
-        assessment = transfers.assess(
-            sub.processing_countries,
-            dpf_certified=sub.dpf_certified,
-            commercial_organisation=sub.commercial_organisation,
-        )
-        for country, standing in assessment.countries.items():
+        for found in sub.transfers:  # each country's standing, as the registry shows it
+            country, standing = found.country, transfers.Standing(found.standing)
             if standing is transfers.Standing.eea:
                 continue
             safeguard = _safeguard(sub, country, standing)
