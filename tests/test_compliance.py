@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.clock import MovableClock
-from tests.conftest import make_tenant, settle
+from tests.conftest import Tenant, make_tenant, settle
 from tests.receiver import Receiver
 
 COMPLETE = {
@@ -110,3 +110,62 @@ def test_a_new_client_turns_ok_check_by_check(
     clock.advance(timedelta(hours=72))
     settle(live_app)
     assert checks(api, beta.id, beta.headers)["breaches"] == "failing"
+
+
+def test_each_pending_duty_shows_in_its_own_check(
+    api: TestClient, staff: dict, tenant_a: Tenant, clock: MovableClock
+) -> None:
+    """An audit awaiting SCR's decision and an exception in force are warnings; a data-subject
+    request past its due date is failing, each with the record behind it."""
+    base = f"/v1/clients/{tenant_a.id}"
+    assert checks(api, tenant_a.id, tenant_a.headers)["audits"] == "ok"
+    audit = api.post(
+        f"{base}/audits",
+        json={
+            "kind": "documentary",
+            "scope": "Hosting",
+            "auditor": {"organisation": "Audit SA", "independent": True},
+            "proposed_start": "2026-04-15",
+            "proposed_end": "2026-04-17",
+        },
+        headers=tenant_a.headers,
+    ).json()
+    exception = api.post(
+        f"{base}/security-exceptions",
+        json={
+            "nature": "Unencrypted export",
+            "starts_at": (clock.now() + timedelta(hours=1)).isoformat(),
+            "ends_at": (clock.now() + timedelta(days=2)).isoformat(),
+            "impact_analysis": "low",
+            "requested_by": "CTO",
+        },
+        headers=tenant_a.headers,
+    ).json()
+    approved = api.post(
+        f"{base}/security-exceptions/{exception['id']}/approve",
+        json={"reason": "Justified"},
+        headers=staff,
+    )
+    assert approved.status_code == 200, approved.text
+    dsr = api.post(
+        f"{base}/data-subject-requests",
+        json={
+            "kind": "erasure",
+            "subject_ref": "S-1",
+            "due_at": (clock.now() + timedelta(days=1)).isoformat(),
+        },
+        headers=tenant_a.headers,
+    ).json()
+    before = checks(api, tenant_a.id, tenant_a.headers)
+    assert before["audits"] == "warning"
+    assert before["security_exceptions"] == "ok"  # approved, not yet in force
+    assert before["data_subject_requests"] == "ok"
+
+    clock.advance(timedelta(days=1, hours=1))
+    answer = api.get(f"{base}/compliance", headers=tenant_a.headers).json()
+    by_name = {c["name"]: c for c in answer["checks"]}
+    assert by_name["security_exceptions"]["status"] == "warning"
+    assert by_name["security_exceptions"]["items"][0]["exception_id"] == exception["id"]
+    assert by_name["data_subject_requests"]["status"] == "failing"
+    assert by_name["data_subject_requests"]["items"][0]["request_id"] == dsr["id"]
+    assert by_name["audits"]["items"][0]["audit_id"] == audit["id"]
