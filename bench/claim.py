@@ -12,7 +12,7 @@ from sqlalchemy import insert, text
 from sqlmodel import Session
 
 from app.auth.schemas import Role
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.clock import SystemClock
 from app.db import make_engine
 from app.events import outbox

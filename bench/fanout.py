@@ -18,7 +18,7 @@ import psutil
 from sqlmodel import Session
 
 from app.auth.schemas import Role
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.clients import service as clients_service
 from app.clients.schemas import ClientCreate
 from app.clock import SystemClock

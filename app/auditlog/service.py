@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.auditlog import chain
 from app.auditlog.models import AuditLogEntry
-from app.auth.service import Principal
+from app.auth.principal import Principal, scoped
 from app.pagination import unknown_cursor
 
 
@@ -28,9 +28,7 @@ def list_entries(
     created_before: datetime | None,
 ) -> tuple[list[AuditLogEntry], str | None]:
     """Newest first; `next_cursor` continues with older entries."""
-    statement = select(AuditLogEntry)
-    if not principal.is_staff:
-        statement = statement.where(AuditLogEntry.client_id == principal.client_id)
+    statement = scoped(select(AuditLogEntry), principal, AuditLogEntry.client_id)
     if client_id is not None:
         statement = statement.where(AuditLogEntry.client_id == client_id)
     if resource_id is not None:

@@ -18,7 +18,7 @@ from app.audits.schemas import (
     AuditStatus,
     EmergencyBasis,
 )
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.breaches import service as breaches
 from app.clients.models import Client
 from app.clock import Clock

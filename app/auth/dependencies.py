@@ -9,7 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auditlog import recording
 from app.auditlog.chain import Actor
-from app.auth.service import Principal, touch_key
+from app.auth.principal import Principal
+from app.auth.service import touch_key
 from app.auth.throttle import address_of, authenticate_request
 from app.db import SessionDep
 from app.errors import Forbidden

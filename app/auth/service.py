@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from app.auth.models import ApiKey, BootstrapMarker
+from app.auth.principal import Principal, load
 from app.auth.schemas import Role
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation, Unauthorized, field_errors
+from app.errors import Conflict, Unauthorized
 from app.ids import new_id
 from app.pagination import PageParams, paginate
 
@@ -24,39 +24,6 @@ _KEY_LENGTH = len(KEY_PREFIX) + len(secrets.token_urlsafe(_SECRET_BYTES))
 _KEY_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 # last_used_at is kept to the minute so that reads do not turn into a write each.
 LAST_USED_PRECISION = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a staff key sees everything, a client key only its own client."""
-
-    key_id: str
-    role: Role
-    client_id: str | None
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role is Role.staff
-
-    def can_see_client(self, client_id: str) -> bool:
-        return self.is_staff or self.client_id == client_id
-
-
-def acting_for(principal: Principal, client_id: str | None) -> str:
-    """The client a request acts for: a client key for its own client; a staff key on behalf of
-    the client it names (a staff key must name one)."""
-    if principal.is_staff:
-        if client_id is None:
-            raise RuleViolation(
-                "staff-on-behalf-of-client",
-                "With a staff key, name the client_id on whose behalf this is recorded.",
-                errors=field_errors("body.client_id", "required with a staff key"),
-            )
-        return client_id
-    if client_id not in (None, principal.client_id):
-        raise NotFound("client", str(client_id))
-    assert principal.client_id is not None
-    return principal.client_id
 
 
 def hash_key(key: str, secret: bytes) -> str:
@@ -140,12 +107,7 @@ def touch_key(session: Session, key_id: str, now: datetime) -> None:
 
 
 def get_visible_key(session: Session, principal: Principal, key_id: str) -> ApiKey:
-    key = session.get(ApiKey, key_id)
-    if key is None or not (
-        principal.is_staff or (key.client_id is not None and key.client_id == principal.client_id)
-    ):
-        raise NotFound("API key", key_id)
-    return key
+    return load(session, principal, ApiKey, key_id, ApiKey.client_id, "API key")
 
 
 def revoke_key(

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from app.auth.service import Principal, authenticate
+from app.auth.principal import Principal
+from app.auth.service import authenticate
 from app.errors import TooManyRequests, Unauthorized
 
 if TYPE_CHECKING:

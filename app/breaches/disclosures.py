@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.breaches.models import DisclosureRequest
 from app.breaches.schemas import DisclosureCreate
 from app.clock import Clock

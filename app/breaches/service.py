@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal, acting_for
+from app.auth.principal import Principal, acting_for, load, scoped
 from app.breaches import deadlines
 from app.breaches.models import Breach, BreachNotice, BreachUpdate
 from app.breaches.schemas import (
@@ -211,33 +212,20 @@ def _notices(session: Session, breach_id: str) -> list[BreachNotice]:
     )
 
 
+def _concerns(client_id: str) -> ColumnElement[bool]:
+    """A client's own breaches: those it was notified of, and those it reported."""
+    notified = select(BreachNotice.breach_id).where(BreachNotice.client_id == client_id)
+    return col(Breach.id).in_(notified) | (col(Breach.reported_by_client_id) == client_id)
+
+
 def get_breach(session: Session, principal: Principal, breach_id: str) -> Breach:
-    breach = session.get(Breach, breach_id)
-    if breach is None or not (
-        principal.is_staff
-        or breach.reported_by_client_id == principal.client_id
-        or _own_notice(session, principal, breach_id)
-    ):
-        raise NotFound("breach", breach_id)
-    return breach
-
-
-def _own_notice(session: Session, principal: Principal, breach_id: str) -> BreachNotice | None:
-    return session.exec(
-        select(BreachNotice).where(
-            BreachNotice.breach_id == breach_id, BreachNotice.client_id == principal.client_id
-        )
-    ).first()
+    return load(session, principal, Breach, breach_id, _concerns, "breach")
 
 
 def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -> BreachPublic:
     now = clock.now()
     event_deadline = deadlines.event_deadline(breach.occurred_at)
-    parts = [
-        n
-        for n in _notices(session, breach.id)
-        if principal.is_staff or n.client_id == principal.client_id
-    ]
+    parts = [n for n in _notices(session, breach.id) if principal.can_see_client(n.client_id)]
     sent = notices.of_subjects(session, [part.id for part in parts])
     return BreachPublic(
         **Art33Content.model_validate(breach, from_attributes=True).model_dump(),
@@ -295,21 +283,14 @@ def _late_against_event(notice: BreachNotice, event_deadline: datetime | None) -
 def list_breaches(
     session: Session, principal: Principal, params: PageParams, status: BreachStatus | None
 ):
-    statement = select(Breach)
-    if not principal.is_staff:
-        mine = select(BreachNotice.breach_id).where(BreachNotice.client_id == principal.client_id)
-        statement = statement.where(
-            col(Breach.id).in_(mine) | (col(Breach.reported_by_client_id) == principal.client_id)
-        )
+    statement = scoped(select(Breach), principal, _concerns)
     if status is not None:
         statement = statement.where(Breach.status == status.value)
     return paginate(session, statement, Breach, params)
 
 
 def timeline(session: Session, principal: Principal, breach: Breach) -> list[TimelineEntry]:
-    found, deliveries, attempts, emails = events.about(
-        session, breach.id, client_id=principal.client_id, staff=principal.is_staff
-    )
+    found, deliveries, attempts, emails = events.about(session, principal, breach.id)
     by_id = {event.id: event for event in found}
     entries = (
         [
@@ -635,16 +616,5 @@ def on_notified(session: Session, clock: Clock, sent: Notice) -> None:
 
 def concerns_client(session: Session, breach_id: str, client_id: str) -> bool:
     """Whether a breach touches this client's data (it was notified of it, or reported it)."""
-    breach = session.get(Breach, breach_id)
-    if breach is None:
-        return False
-    if breach.reported_by_client_id == client_id:
-        return True
-    return (
-        session.exec(
-            select(BreachNotice.id).where(
-                BreachNotice.breach_id == breach_id, BreachNotice.client_id == client_id
-            )
-        ).first()
-        is not None
-    )
+    found = select(Breach.id).where(Breach.id == breach_id, _concerns(client_id))
+    return session.exec(found).first() is not None

@@ -12,7 +12,8 @@ import icalendar
 from sqlmodel import Session, col, select, update
 
 from app.audits.models import Audit
-from app.auth.service import Principal, hash_key
+from app.auth.principal import Principal
+from app.auth.service import hash_key
 from app.breaches.models import Breach, BreachNotice
 from app.calendarfeeds.models import CalendarFeed, CalendarSequence
 from app.clients.models import Client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal
+from app.auth.principal import Principal, load, scoped
 from app.clients.models import Client, Contact
 from app.clients.schemas import ClientCreate, ClientUpdate, ContactCreate, ContactRole
 from app.clock import Clock
@@ -23,10 +23,7 @@ def create_client(session: Session, clock: Clock, data: ClientCreate) -> Client:
 
 def get_client(session: Session, principal: Principal, client_id: str) -> Client:
     """The client, if this principal may see it; otherwise 404, never 403 (no existence leak)."""
-    client = session.get(Client, client_id) if principal.can_see_client(client_id) else None
-    if client is None:
-        raise NotFound("client", client_id)
-    return client
+    return load(session, principal, Client, client_id, Client.id, "client")
 
 
 def client_exists(session: Session, client_id: str) -> bool:
@@ -40,10 +37,7 @@ def unknown_clients(session: Session, client_ids: list[str]) -> list[str]:
 
 
 def list_clients(session: Session, principal: Principal, params: PageParams):
-    statement = select(Client)
-    if not principal.is_staff:
-        statement = statement.where(Client.id == principal.client_id)
-    return paginate(session, statement, Client, params)
+    return paginate(session, scoped(select(Client), principal, Client.id), Client, params)
 
 
 def update_client(session: Session, clock: Clock, client: Client, data: ClientUpdate) -> Client:

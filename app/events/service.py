@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal
+from app.auth.principal import Principal, load, scoped
 from app.clients import service as clients_service
 from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
@@ -89,15 +89,16 @@ def has_receiver(session: Session, client_id: str | None, event_type: str) -> bo
 
 
 def about(
-    session: Session, subject: str, client_id: str | None = None, staff: bool = True
+    session: Session, principal: Principal, subject: str
 ) -> tuple[list[Event], list[Delivery], list[DeliveryAttempt], list[EmailAttempt]]:
     """Every event about a record, every attempt to deliver them and every e-mail sent about
-    it: the record's timeline. A client (staff False) gets only what was meant for it."""
-    statement = select(Event).where(Event.subject == subject)
-    emails = select(EmailAttempt).where(EmailAttempt.subject == subject)
-    if not staff:
-        statement = statement.where(Event.client_id == client_id)
-        emails = emails.where(EmailAttempt.client_id == client_id)
+    it: the record's timeline. A client gets only what was meant for it."""
+    statement = scoped(select(Event).where(Event.subject == subject), principal, Event.client_id)
+    emails = scoped(
+        select(EmailAttempt).where(EmailAttempt.subject == subject),
+        principal,
+        EmailAttempt.client_id,
+    )
     found = list(session.exec(statement))
     ids = [event.id for event in found]
     if not ids:
@@ -173,22 +174,15 @@ def create_endpoint(
 
 
 def get_endpoint(session: Session, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or not (
-        principal.is_staff
-        or (endpoint.client_id is not None and endpoint.client_id == principal.client_id)
-    ):
-        raise NotFound("webhook endpoint", endpoint_id)
-    return endpoint
+    owner = WebhookEndpoint.client_id
+    return load(session, principal, WebhookEndpoint, endpoint_id, owner, "webhook endpoint")
 
 
 def list_endpoints(
     session: Session, principal: Principal, params: PageParams, client_id: str | None = None
 ):
-    statement = select(WebhookEndpoint)
-    if not principal.is_staff:
-        statement = statement.where(WebhookEndpoint.client_id == principal.client_id)
-    elif client_id is not None:
+    statement = scoped(select(WebhookEndpoint), principal, WebhookEndpoint.client_id)
+    if client_id is not None:
         statement = statement.where(WebhookEndpoint.client_id == client_id)
     return paginate(session, statement, WebhookEndpoint, params)
 
@@ -307,13 +301,7 @@ def recover(session: Session, clock: Clock, endpoint: WebhookEndpoint, since: da
 
 
 def get_event(session: Session, principal: Principal, event_id: str) -> Event:
-    event = session.get(Event, event_id)
-    if event is None or not (
-        principal.is_staff
-        or (event.client_id is not None and event.client_id == principal.client_id)
-    ):
-        raise NotFound("event", event_id)
-    return event
+    return load(session, principal, Event, event_id, Event.client_id, "event")
 
 
 def list_events(
@@ -324,10 +312,8 @@ def list_events(
     subject: str | None = None,
     client_id: str | None = None,
 ):
-    statement = select(Event)
-    if not principal.is_staff:
-        statement = statement.where(Event.client_id == principal.client_id)
-    elif client_id is not None:
+    statement = scoped(select(Event), principal, Event.client_id)
+    if client_id is not None:
         statement = statement.where(Event.client_id == client_id)
     if type is not None:
         statement = statement.where(Event.type == type)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client
 from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.clock import Clock
 from app.errors import NotFound
 from app.processor.models import ProcessorProfile

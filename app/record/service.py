@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client, Contact
 from app.clock import Clock
 from app.instructions import service as instructions

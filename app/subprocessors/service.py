@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast
 from sqlmodel import Session, col, select
 
-from app.auth.service import Principal, acting_for
+from app.auth.principal import Principal, acting_for, load, scoped
 from app.clients import service as clients_service
 from app.clients.models import Client
 from app.clock import Clock
@@ -156,13 +156,10 @@ def set_status(
 
 
 def get_subprocessor(session: Session, principal: Principal, sub_id: str) -> SubProcessor:
-    sub = session.get(SubProcessor, sub_id)
-    if sub is None or not (principal.is_staff or principal.client_id in sub.client_ids):
-        raise NotFound("sub-processor", sub_id)
-    return sub
+    return load(session, principal, SubProcessor, sub_id, _serves, "sub-processor")
 
 
-def _serves(client_id: str | None) -> ColumnElement[bool]:
+def _serves(client_id: str) -> ColumnElement[bool]:
     """The sub-processor serves this client. Membership in the JSON list, the same SQL on both
     backends: the list's text holds the quoted id (LIKE wildcards escaped)."""
     return cast(col(SubProcessor.client_ids), String).contains(
@@ -171,10 +168,7 @@ def _serves(client_id: str | None) -> ColumnElement[bool]:
 
 
 def list_subprocessors(session: Session, principal: Principal, params: PageParams):
-    statement = select(SubProcessor)
-    if not principal.is_staff:
-        # In SQL, before the page is cut, so pages are full.
-        statement = statement.where(_serves(principal.client_id))
+    statement = scoped(select(SubProcessor), principal, _serves)
     return paginate(session, statement, SubProcessor, params)
 
 
@@ -567,22 +561,17 @@ def _recipients(session: Session, notice_id: str) -> list[ChangeRecipient]:
 
 
 def get_change(session: Session, principal: Principal, change_id: str) -> ChangeNotice:
-    notice = session.get(ChangeNotice, change_id)
-    if notice is None or not (
-        principal.is_staff
-        or any(r.client_id == principal.client_id for r in _recipients(session, change_id))
-    ):
-        raise NotFound("sub-processor change", change_id)
-    return notice
+    return load(session, principal, ChangeNotice, change_id, _told, "sub-processor change")
+
+
+def _told(client_id: str) -> ColumnElement[bool]:
+    """A client's own change notices: those it is a recipient of."""
+    told = select(ChangeRecipient.notice_id).where(ChangeRecipient.client_id == client_id)
+    return col(ChangeNotice.id).in_(told)
 
 
 def list_changes(session: Session, principal: Principal, params: PageParams):
-    statement = select(ChangeNotice)
-    if not principal.is_staff:
-        mine = select(ChangeRecipient.notice_id).where(
-            ChangeRecipient.client_id == principal.client_id
-        )
-        statement = statement.where(col(ChangeNotice.id).in_(mine))
+    statement = scoped(select(ChangeNotice), principal, _told)
     return paginate(session, statement, ChangeNotice, params)
 
 
@@ -606,7 +595,7 @@ def change_view(session: Session, principal: Principal, notice: ChangeNotice) ->
                 responded_at=r.responded_at,
             )
             for r in _recipients(session, notice.id)
-            if principal.is_staff or r.client_id == principal.client_id
+            if principal.can_see_client(r.client_id)
         ],
     )
 

@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from app.auth.schemas import Role
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.clock import SystemClock
 from app.db import make_engine
 from app.events import contract
