@@ -19,7 +19,7 @@ from app.audits.schemas import (
     EmergencyBasis,
 )
 from app.auth.principal import Principal
-from app.breaches import service as breaches
+from app.breaches import views as breaches
 from app.clients.models import Client
 from app.clock import Clock
 from app.errors import Conflict, Forbidden, NotFound, RuleViolation, field_errors

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Path, Query
+from fastapi import Query
 
 from app.auth.dependencies import PrincipalDep, StaffDep
-from app.breaches import disclosures, service
-from app.breaches.models import Breach
+from app.breaches import disclosures, notifying, service, views
+from app.breaches.dependencies import (
+    BreachDep,
+    DisclosureDep,
+    StaffBreachDep,
+    StaffDisclosureDep,
+)
 from app.breaches.schemas import (
     Acknowledge,
     BreachCreate,
@@ -29,22 +34,6 @@ from app.routing import api_router
 reports = api_router("/v1/clients/{client_id}/breaches", "breaches")
 router = api_router("/v1/breaches", "breaches")
 
-BreachIdPath = Annotated[str, Path(max_length=40, description="A breach id (`brc_…`).")]
-
-
-def visible_breach(breach_id: BreachIdPath, principal: PrincipalDep, session: SessionDep) -> Breach:
-    return service.get_breach(session, principal, breach_id)
-
-
-BreachDep = Annotated[Breach, Depends(visible_breach)]
-
-
-async def staff_breach(breach: BreachDep, _staff: StaffDep) -> Breach:
-    return breach
-
-
-StaffBreachDep = Annotated[Breach, Depends(staff_breach)]
-
 
 @router.post(
     "",
@@ -64,8 +53,8 @@ def create_breach(
     after `aware_at`. Each affected client gets `breach.notified` now, then reminders until it
     acknowledges; staff are escalated to when no endpoint of the client answers, and told when
     a `notify_deadline` passes without delivery."""
-    breach = service.create_breach(session, clock, settings, principal, data)
-    return service.view(session, clock, principal, breach)
+    breach = notifying.create_breach(session, clock, settings, principal, data)
+    return views.view(session, clock, principal, breach)
 
 
 @reports.post(
@@ -86,8 +75,8 @@ def report_breach(
     """Seed §2.6 binds both ways: a client notifies SCR of a breach, proven or suspected,
     that touches data SCR processes. SCR staff get `breach.reported` now and reminders until a
     staff key acknowledges (`POST /v1/breaches/{id}/acknowledge`)."""
-    breach = service.report_breach(session, clock, settings, principal, client.id, data)
-    return service.view(session, clock, principal, breach)
+    breach = notifying.report_breach(session, clock, settings, principal, client.id, data)
+    return views.view(session, clock, principal, breach)
 
 
 @router.get("", summary="List breaches", response_model=Page[BreachPublic])
@@ -98,9 +87,9 @@ def list_breaches(
     params: PageDep,
     status: BreachStatus | None = Query(None, description="Only breaches in this status."),
 ) -> Any:
-    rows, next_cursor = service.list_breaches(session, principal, params, status)
+    rows, next_cursor = views.list_breaches(session, principal, params, status)
     return {
-        "items": [service.view(session, clock, principal, row) for row in rows],
+        "items": [views.view(session, clock, principal, row) for row in rows],
         "next_cursor": next_cursor,
     }
 
@@ -114,7 +103,7 @@ def list_breaches(
 def get_breach(
     breach: BreachDep, principal: PrincipalDep, session: SessionDep, clock: ClockDep
 ) -> Any:
-    return service.view(session, clock, principal, breach)
+    return views.view(session, clock, principal, breach)
 
 
 @router.post(
@@ -132,7 +121,7 @@ def acknowledge(
 ) -> Any:
     client_id = data.client_id if data else None
     service.acknowledge(session, clock, principal, breach, client_id)
-    return service.view(session, clock, principal, breach)
+    return views.view(session, clock, principal, breach)
 
 
 @router.post(
@@ -150,7 +139,7 @@ def add_update(
     settings: SettingsDep,
 ) -> Any:
     service.add_update(session, clock, settings, principal, breach, data)
-    return service.view(session, clock, principal, breach)
+    return views.view(session, clock, principal, breach)
 
 
 @router.post(
@@ -167,7 +156,7 @@ def delay_reason(
     clock: ClockDep,
 ) -> Any:
     service.record_delay_reason(session, clock, breach, data.client_id, data.reason)
-    return service.view(session, clock, principal, breach)
+    return views.view(session, clock, principal, breach)
 
 
 @router.post(
@@ -181,7 +170,7 @@ def close(
 ) -> Any:
     """Refused while a missed deadline has no recorded reason for the delay."""
     service.close(session, clock, breach)
-    return service.view(session, clock, principal, breach)
+    return views.view(session, clock, principal, breach)
 
 
 @router.get(
@@ -191,13 +180,12 @@ def close(
     responses=problem_responses(404),
 )
 def timeline(breach: BreachDep, principal: PrincipalDep, session: SessionDep) -> Any:
-    return service.timeline(session, principal, breach)
+    return views.timeline(session, principal, breach)
 
 
 disclosures_router = api_router(
     "/v1/clients/{client_id}/disclosure-requests", "disclosure requests", 403, 404
 )
-DisclosureIdPath = Annotated[str, Path(max_length=40, description="A request id (`dis_…`).")]
 
 
 @disclosures_router.post(
@@ -238,13 +226,8 @@ def list_disclosures(
     summary="Get a disclosure request (a client: once released to it)",
     response_model=DisclosurePublic,
 )
-def get_disclosure(
-    disclosure_id: DisclosureIdPath,
-    client: VisibleClientDep,
-    principal: PrincipalDep,
-    session: SessionDep,
-) -> Any:
-    return disclosures.get(session, principal, client.id, disclosure_id)
+def get_disclosure(request: DisclosureDep) -> Any:
+    return request
 
 
 @disclosures_router.post(
@@ -254,14 +237,9 @@ def get_disclosure(
     responses=problem_responses(409),
 )
 def acknowledge_disclosure(
-    disclosure_id: DisclosureIdPath,
-    client: VisibleClientDep,
-    principal: PrincipalDep,
-    session: SessionDep,
-    clock: ClockDep,
+    request: DisclosureDep, principal: PrincipalDep, session: SessionDep, clock: ClockDep
 ) -> Any:
     """An acknowledgement proves receipt: a request still `pending` becomes `notified`."""
-    request = disclosures.get(session, principal, client.id, disclosure_id)
     return disclosures.acknowledge(session, clock, principal, request)
 
 
@@ -272,12 +250,6 @@ def acknowledge_disclosure(
     responses=problem_responses(409),
 )
 def lift_prohibition(
-    disclosure_id: DisclosureIdPath,
-    client: StaffClientDep,
-    principal: PrincipalDep,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
+    request: StaffDisclosureDep, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> Any:
-    request = disclosures.get(session, principal, client.id, disclosure_id)
     return disclosures.lift_prohibition(session, clock, settings, request)
