@@ -48,7 +48,7 @@ from app.notices.pages import router as notice_pages
 from app.processor.router import router as processor_router
 from app.record.router import router as record_router
 from app.settings import Settings
-from app.subprocessors.router import changes as subprocessor_changes_router
+from app.subprocessors.router import change_notices as subprocessor_changes_router
 from app.subprocessors.router import per_client as client_subprocessors_router
 from app.subprocessors.router import registry as subprocessors_router
 from app.worker import Worker

@@ -18,7 +18,7 @@ from app.clients.models import Client, Contact
 from app.clock import Clock
 from app.instructions import service as instructions
 from app.processor import service as processor
-from app.subprocessors import service as subprocessors
+from app.subprocessors import authorisation as subprocessors
 from app.subprocessors import transfers
 
 CSV_COLUMNS = ("controller_id", "controller", "section", "item", "value")

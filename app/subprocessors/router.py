@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import Depends, Path
+from typing import Any
 
 from app.auth.dependencies import PrincipalDep, StaffDep
 from app.clients.dependencies import StaffClientDep, VisibleClientDep
@@ -11,8 +9,8 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.pagination import Page, PageDep
 from app.routing import api_router
-from app.subprocessors import service
-from app.subprocessors.models import ChangeNotice, SubProcessor
+from app.subprocessors import authorisation, changes, service
+from app.subprocessors.dependencies import ChangeDep, SubDep
 from app.subprocessors.schemas import (
     ChangeCreate,
     ChangePublic,
@@ -27,26 +25,8 @@ from app.subprocessors.schemas import (
 )
 
 registry = api_router("/v1/subprocessors", "sub-processors")
-changes = api_router("/v1/subprocessor-changes", "sub-processors")
+change_notices = api_router("/v1/subprocessor-changes", "sub-processors")
 per_client = api_router("/v1/clients/{client_id}/subprocessors", "sub-processors", 404)
-SubIdPath = Annotated[str, Path(max_length=40, description="A sub-processor id (`spr_…`).")]
-ChangeIdPath = Annotated[str, Path(max_length=40, description="A change notice id (`spc_…`).")]
-
-
-def visible_sub(
-    subprocessor_id: SubIdPath, principal: PrincipalDep, session: SessionDep
-) -> SubProcessor:
-    return service.get_subprocessor(session, principal, subprocessor_id)
-
-
-def visible_change(
-    change_id: ChangeIdPath, principal: PrincipalDep, session: SessionDep
-) -> ChangeNotice:
-    return service.get_change(session, principal, change_id)
-
-
-SubDep = Annotated[SubProcessor, Depends(visible_sub)]
-ChangeDep = Annotated[ChangeNotice, Depends(visible_change)]
 
 
 @registry.post(
@@ -130,7 +110,7 @@ def retire(sub: SubDep, principal: StaffDep, session: SessionDep, clock: ClockDe
 def client_subprocessors(
     client: VisibleClientDep, principal: PrincipalDep, session: SessionDep, clock: ClockDep
 ) -> Any:
-    return service.client_view(session, clock, principal, client)
+    return authorisation.client_view(session, clock, principal, client)
 
 
 @per_client.post(
@@ -142,15 +122,13 @@ def client_subprocessors(
 )
 def consent(
     data: ConsentCreate,
-    subprocessor_id: SubIdPath,
     client: VisibleClientDep,
+    sub: SubDep,
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
 ) -> Any:
-    sub = service.get_subprocessor(session, principal, subprocessor_id)
-    service.give_consent(session, clock, principal, client, sub, data.document_ref)
-    return next(v for v in service.client_view(session, clock, principal, client) if v.id == sub.id)
+    return authorisation.give_consent(session, clock, principal, client, sub, data.document_ref)
 
 
 @per_client.post(
@@ -162,8 +140,8 @@ def consent(
 )
 def initial_acceptance(
     data: InitialAcceptanceCreate,
-    subprocessor_id: SubIdPath,
     client: StaffClientDep,
+    sub: SubDep,
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
@@ -171,12 +149,10 @@ def initial_acceptance(
     """Seed §2.8: the sub-processors a client accepted at signature, with the contract that
     lists them. The only path to `authorised` without a change notice; adding the client to a
     sub-processor's `client_ids`, or activating it, authorises nothing by itself."""
-    sub = service.get_subprocessor(session, principal, subprocessor_id)
-    service.accept_initially(session, clock, principal, client, sub, data.contract_ref)
-    return next(v for v in service.client_view(session, clock, principal, client) if v.id == sub.id)
+    return authorisation.accept_initially(session, clock, principal, client, sub, data.contract_ref)
 
 
-@changes.post(
+@change_notices.post(
     "",
     status_code=201,
     summary="Notify a sub-processor change (staff)",
@@ -195,31 +171,31 @@ def create_change(
     endpoints, its contacts' mail server accepting the e-mail, or its own answer), counted as
     French law counts periods; until then the client's state is `notice_pending`. The effective
     date must follow the last deadline (at the soonest, if every notice arrived today)."""
-    return service.change_view(
-        session, principal, service.create_change(session, clock, settings, principal, data)
+    return changes.change_view(
+        session, principal, changes.create_change(session, clock, settings, principal, data)
     )
 
 
-@changes.get("", summary="List sub-processor changes", response_model=Page[ChangePublic])
+@change_notices.get("", summary="List sub-processor changes", response_model=Page[ChangePublic])
 def list_changes(principal: PrincipalDep, session: SessionDep, params: PageDep) -> Any:
-    rows, cursor = service.list_changes(session, principal, params)
+    rows, cursor = changes.list_changes(session, principal, params)
     return {
-        "items": [service.change_view(session, principal, r) for r in rows],
+        "items": [changes.change_view(session, principal, r) for r in rows],
         "next_cursor": cursor,
     }
 
 
-@changes.get(
+@change_notices.get(
     "/{change_id}",
     summary="Get a sub-processor change",
     response_model=ChangePublic,
     responses=problem_responses(404),
 )
 def get_change(change: ChangeDep, principal: PrincipalDep, session: SessionDep) -> Any:
-    return service.change_view(session, principal, change)
+    return changes.change_view(session, principal, change)
 
 
-@changes.post(
+@change_notices.post(
     "/{change_id}/objections",
     summary="Object to a change (client; staff on its behalf)",
     response_model=ChangePublic,
@@ -232,11 +208,11 @@ def object_to(
     session: SessionDep,
     clock: ClockDep,
 ) -> Any:
-    service.respond(session, clock, principal, change, "objected", data.client_id, data.reason)
-    return service.change_view(session, principal, change)
+    changes.respond(session, clock, principal, change, "objected", data.client_id, data.reason)
+    return changes.change_view(session, principal, change)
 
 
-@changes.post(
+@change_notices.post(
     "/{change_id}/approvals",
     summary="Approve a change (client; staff on its behalf)",
     response_model=ChangePublic,
@@ -249,7 +225,7 @@ def approve(
     clock: ClockDep,
     data: ResponseCreate | None = None,
 ) -> Any:
-    service.respond(
+    changes.respond(
         session,
         clock,
         principal,
@@ -258,4 +234,4 @@ def approve(
         data.client_id if data else None,
         data.reason if data else None,
     )
-    return service.change_view(session, principal, change)
+    return changes.change_view(session, principal, change)
