@@ -40,14 +40,14 @@ from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
 from app.events.webhooks_doc import publish as publish_webhooks
 from app.events.webhooks_doc import tidy as tidy_webhooks
-from app.instructions.router import dsrs as dsrs_router
-from app.instructions.router import exceptions as exceptions_router
 from app.instructions.router import instructions as instructions_router
 from app.metrics import Metrics, RequestContextMiddleware
 from app.notices.pages import router as notice_pages
 from app.processor.router import router as processor_router
 from app.record.router import router as record_router
+from app.security_exceptions.router import router as exceptions_router
 from app.settings import Settings
+from app.subject_requests.router import router as dsrs_router
 from app.subprocessors.router import change_notices as subprocessor_changes_router
 from app.subprocessors.router import per_client as client_subprocessors_router
 from app.subprocessors.router import registry as subprocessors_router

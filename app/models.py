@@ -15,9 +15,11 @@ from app.events.models import (
     WebhookEndpoint,
 )
 from app.idempotency import IdempotencyRecord
-from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
+from app.instructions.models import InstructionVersion
 from app.notices.models import Notice, NoticeLink
 from app.processor.models import ProcessorProfile
+from app.security_exceptions.models import SecurityException
+from app.subject_requests.models import DataSubjectRequest
 from app.subprocessors.models import (
     ChangeNotice,
     ChangeRecipient,

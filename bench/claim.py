@@ -11,8 +11,8 @@ from datetime import timedelta
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
-from app.auth.schemas import Role
 from app.auth.principal import Principal
+from app.auth.schemas import Role
 from app.clock import SystemClock
 from app.db import make_engine
 from app.events import outbox

@@ -17,8 +17,8 @@ import httpx
 import psutil
 from sqlmodel import Session
 
-from app.auth.schemas import Role
 from app.auth.principal import Principal
+from app.auth.schemas import Role
 from app.clients import service as clients_service
 from app.clients.schemas import ClientCreate
 from app.clock import SystemClock

@@ -20,8 +20,11 @@ from app.clients.models import Client
 from app.clock import Clock
 from app.errors import Conflict, NotFound
 from app.ids import new_id
-from app.instructions.models import DataSubjectRequest, SecurityException
+from app.security_exceptions.models import SecurityException
+from app.security_exceptions.schemas import ExceptionStatus
 from app.settings import Settings
+from app.subject_requests.models import DataSubjectRequest
+from app.subject_requests.schemas import DsrStatus
 from app.subprocessors.models import ChangeRecipient
 
 TOKEN_PREFIX = "calf_"
@@ -154,7 +157,7 @@ def _entries(session: Session, settings: Settings, client: Client, now: datetime
     for exception in session.exec(
         select(SecurityException).where(
             SecurityException.client_id == client.id,
-            SecurityException.status == "approved",
+            SecurityException.status == ExceptionStatus.approved.value,
             col(SecurityException.ends_at) > now,
         )
     ).all():
@@ -170,7 +173,8 @@ def _entries(session: Session, settings: Settings, client: Client, now: datetime
         )
     for request in session.exec(
         select(DataSubjectRequest).where(
-            DataSubjectRequest.client_id == client.id, DataSubjectRequest.status == "open"
+            DataSubjectRequest.client_id == client.id,
+            DataSubjectRequest.status == DsrStatus.open.value,
         )
     ).all():
         found.append(

@@ -18,11 +18,15 @@ from app.compliance.schemas import Check, CheckStatus, ComplianceStatus
 from app.events import types
 from app.events.models import Delivery, WebhookEndpoint
 from app.instructions import service as instructions
-from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
+from app.instructions.models import InstructionVersion
 from app.instructions.schemas import InstructionStatus
 from app.notices.models import Notice
 from app.processor import service as processor
+from app.security_exceptions.models import SecurityException
+from app.security_exceptions.schemas import ExceptionStatus
 from app.settings import Settings
+from app.subject_requests.models import DataSubjectRequest
+from app.subject_requests.schemas import DsrStatus
 from app.subprocessors.models import ChangeRecipient
 
 HEALTHY_WITHIN = timedelta(days=30)
@@ -252,7 +256,7 @@ def _exceptions(session: Session, client: Client, now: datetime) -> Check:
     active = session.exec(
         select(SecurityException).where(
             SecurityException.client_id == client.id,
-            SecurityException.status == "approved",
+            SecurityException.status == ExceptionStatus.approved.value,
             col(SecurityException.starts_at) <= now,
             col(SecurityException.ends_at) > now,
         )
@@ -273,7 +277,7 @@ def _requests(session: Session, client: Client, now: datetime) -> Check:
     overdue = session.exec(
         select(DataSubjectRequest).where(
             DataSubjectRequest.client_id == client.id,
-            DataSubjectRequest.status == "open",
+            DataSubjectRequest.status == DsrStatus.open.value,
             col(DataSubjectRequest.due_at) <= now,
         )
     ).all()

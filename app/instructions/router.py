@@ -11,28 +11,18 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.instructions import service
 from app.instructions.schemas import (
-    Completion,
-    Decision,
-    DsrCreate,
-    DsrPublic,
-    ExceptionCreate,
-    ExceptionPublic,
     InstructionAcknowledge,
     InstructionCreate,
     InstructionDiff,
     InstructionPublic,
     Objection,
 )
-from app.pagination import Page, PageDep, page_of
+from app.pagination import Page, PageDep
 from app.routing import api_router
 
 instructions = api_router("/v1/clients/{client_id}/instructions", "instructions", 404)
-exceptions = api_router("/v1/clients/{client_id}/security-exceptions", "security exceptions", 404)
-dsrs = api_router("/v1/clients/{client_id}/data-subject-requests", "data-subject requests", 404)
 VersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="A version number (1, 2, …).")]
 OtherVersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="The version to compare.")]
-ExceptionIdPath = Annotated[str, Path(max_length=40, description="An exception id (`sex_…`).")]
-DsrIdPath = Annotated[str, Path(max_length=40, description="A request id (`dsr_…`).")]
 
 
 @instructions.post(
@@ -130,111 +120,3 @@ def object_to(
     too and with an escalation to staff when no endpoint of the client answers in time."""
     found = service.get_version(session, client, version)
     return service.view(service.object_to(session, clock, settings, found, data.reason))
-
-
-@exceptions.post(
-    "",
-    status_code=201,
-    summary="Request an exception to the agreed security measures",
-    response_model=ExceptionPublic,
-)
-def request_exception(
-    data: ExceptionCreate,
-    client: VisibleClientDep,
-    principal: PrincipalDep,
-    session: SessionDep,
-    clock: ClockDep,
-) -> Any:
-    """Seed §2.3: in writing, with its nature, duration and impact analysis."""
-    return service.request_exception(session, clock, principal, client, data)
-
-
-@exceptions.get("", summary="A client's security exceptions", response_model=Page[ExceptionPublic])
-def list_exceptions(client: VisibleClientDep, session: SessionDep, params: PageDep) -> Any:
-    return page_of(ExceptionPublic, *service.list_exceptions(session, client, params))
-
-
-@exceptions.get("/{exception_id}", summary="One security exception", response_model=ExceptionPublic)
-def get_exception(
-    exception_id: ExceptionIdPath, client: VisibleClientDep, session: SessionDep
-) -> Any:
-    return service.get_exception(session, client, exception_id)
-
-
-@exceptions.post(
-    "/{exception_id}/approve",
-    summary="Approve a security exception (staff)",
-    response_model=ExceptionPublic,
-    responses=problem_responses(403, 409),
-)
-def approve_exception(
-    exception_id: ExceptionIdPath,
-    client: StaffClientDep,
-    session: SessionDep,
-    clock: ClockDep,
-    data: Decision | None = None,
-) -> Any:
-    found = service.get_exception(session, client, exception_id)
-    return service.decide_exception(session, clock, found, True, data.reason if data else None)
-
-
-@exceptions.post(
-    "/{exception_id}/reject",
-    summary="Reject a security exception (staff)",
-    response_model=ExceptionPublic,
-    responses=problem_responses(403, 409),
-)
-def reject_exception(
-    exception_id: ExceptionIdPath,
-    client: StaffClientDep,
-    session: SessionDep,
-    clock: ClockDep,
-    data: Decision | None = None,
-) -> Any:
-    found = service.get_exception(session, client, exception_id)
-    return service.decide_exception(session, clock, found, False, data.reason if data else None)
-
-
-@dsrs.post(
-    "",
-    status_code=201,
-    summary="Order an action on a data subject's data",
-    response_model=DsrPublic,
-)
-def order(
-    data: DsrCreate,
-    client: VisibleClientDep,
-    principal: PrincipalDep,
-    session: SessionDep,
-    clock: ClockDep,
-) -> Any:
-    """Seed §2.5: rectification, erasure, restriction, access or portability, by a due date;
-    SCR staff get reminders before it."""
-    return service.order_dsr(session, clock, principal, client, data)
-
-
-@dsrs.get("", summary="A client's data-subject requests", response_model=Page[DsrPublic])
-def list_dsrs(client: VisibleClientDep, session: SessionDep, params: PageDep) -> Any:
-    return page_of(DsrPublic, *service.list_dsrs(session, client, params))
-
-
-@dsrs.get("/{request_id}", summary="One data-subject request", response_model=DsrPublic)
-def get_dsr(request_id: DsrIdPath, client: VisibleClientDep, session: SessionDep) -> Any:
-    return service.get_dsr(session, client, request_id)
-
-
-@dsrs.post(
-    "/{request_id}/complete",
-    summary="Record that it was done, with evidence (staff)",
-    response_model=DsrPublic,
-    responses=problem_responses(403, 409),
-)
-def complete(
-    data: Completion,
-    request_id: DsrIdPath,
-    client: StaffClientDep,
-    session: SessionDep,
-    clock: ClockDep,
-) -> Any:
-    found = service.get_dsr(session, client, request_id)
-    return service.complete_dsr(session, clock, found, data.evidence)

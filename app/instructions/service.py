@@ -1,5 +1,5 @@
-"""Rules for instructions (seed §2.2), security exceptions (§2.3) and data-subject requests
-(§2.5)."""
+"""Written processing instructions (seed §2.2): versions, acknowledgements, objections, and the
+version in force."""
 
 from __future__ import annotations
 
@@ -14,15 +14,11 @@ from app.clients.models import Client
 from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import service as events
-from app.events import timers
-from app.events.timers import TimerKind
 from app.ids import new_id
-from app.instructions.models import DataSubjectRequest, InstructionVersion, SecurityException
+from app.instructions.models import InstructionVersion
 from app.instructions.schemas import (
     DataCategory,
-    DsrCreate,
     Evidence,
-    ExceptionCreate,
     InstructionCreate,
     InstructionDiff,
     InstructionPublic,
@@ -32,12 +28,6 @@ from app.instructions.schemas import (
 from app.notices import service as notices
 from app.pagination import PageParams, paginate
 from app.settings import Settings
-
-EXCEPTION_ENDING, EXCEPTION_ENDED = TimerKind.exception_ending, TimerKind.exception_end
-DSR_REMINDER = TimerKind.dsr_reminder
-DSR_OVERDUE = TimerKind.dsr_overdue
-ENDING_NOTICE = timedelta(hours=24)
-DSR_REMINDERS_BEFORE = (timedelta(days=3), timedelta(days=1))
 
 
 def _not_future(clock: Clock, value: Any, field: str) -> None:
@@ -281,243 +271,3 @@ def diff(a: InstructionVersion, b: InstructionVersion) -> InstructionDiff:
         ],
         changed=changed,
     )
-
-
-# --- security exceptions -------------------------------------------------------------------
-
-
-def request_exception(
-    session: Session, clock: Clock, principal: Principal, client: Client, data: ExceptionCreate
-) -> SecurityException:
-    if data.ends_at <= data.starts_at:
-        raise RuleViolation(
-            "exception-period",
-            "ends_at must come after starts_at.",
-            errors=field_errors("body.ends_at", "not after starts_at"),
-        )
-    now = clock.now()
-    exception = SecurityException(
-        id=new_id("sex"),
-        client_id=client.id,
-        status="requested",
-        created_by=principal.key_id,
-        created_at=now,
-        **data.model_dump(),
-    )
-    session.add(exception)
-    session.flush()
-    events.emit(
-        session,
-        clock,
-        "security_exception.requested",
-        exception.id,
-        _exception_message(exception),
-        client_id=None,
-    )
-    return exception
-
-
-def _exception_message(exception: SecurityException, **extra: Any) -> dict[str, Any]:
-    return {
-        "security_exception_id": exception.id,
-        "client_id": exception.client_id,
-        "status": exception.status,
-        "nature": exception.nature,
-        "starts_at": exception.starts_at.isoformat(),
-        "ends_at": exception.ends_at.isoformat(),
-        **extra,
-    }
-
-
-def decide_exception(
-    session: Session, clock: Clock, exception: SecurityException, approve: bool, reason: str | None
-) -> SecurityException:
-    if exception.status != "requested":
-        raise Conflict(f"Security exception {exception.id} is {exception.status}.")
-    now = clock.now()
-    exception.status = "approved" if approve else "rejected"
-    exception.decided_at, exception.decision_reason = now, reason
-    session.add(exception)
-    session.flush()
-    kind = "security_exception.approved" if approve else "security_exception.rejected"
-    events.emit(
-        session,
-        clock,
-        kind,
-        exception.id,
-        _exception_message(exception, reason=reason),
-        client_id=exception.client_id,
-    )
-    if approve:
-        ending = max(exception.ends_at - ENDING_NOTICE, now)
-        timers.schedule(
-            session,
-            clock,
-            kind=EXCEPTION_ENDING,
-            subject=exception.id,
-            due_at=ending,
-            client_id=exception.client_id,
-        )
-        timers.schedule(
-            session,
-            clock,
-            kind=EXCEPTION_ENDED,
-            subject=exception.id,
-            due_at=exception.ends_at,
-            client_id=exception.client_id,
-        )
-    return exception
-
-
-def on_exception_timer(session: Session, clock: Clock, exception_id: str, ended: bool) -> None:
-    exception = session.get(SecurityException, exception_id)
-    if exception is None or exception.status != "approved":
-        return
-    if ended:
-        exception.status = "ended"
-        session.add(exception)
-    kind = "security_exception.ended" if ended else "security_exception.ending_soon"
-    for audience in (exception.client_id, None):
-        events.emit(
-            session, clock, kind, exception.id, _exception_message(exception), client_id=audience
-        )
-
-
-def get_exception(session: Session, client: Client, exception_id: str) -> SecurityException:
-    exception = session.get(SecurityException, exception_id)
-    if exception is None or exception.client_id != client.id:
-        raise NotFound("security exception", exception_id)
-    return exception
-
-
-def list_exceptions(session: Session, client: Client, params: PageParams):
-    statement = select(SecurityException).where(SecurityException.client_id == client.id)
-    return paginate(session, statement, SecurityException, params)
-
-
-# --- data-subject requests -------------------------------------------------------------------
-
-
-def order_dsr(
-    session: Session, clock: Clock, principal: Principal, client: Client, data: DsrCreate
-) -> DataSubjectRequest:
-    now = clock.now()
-    if data.due_at <= now:
-        raise RuleViolation(
-            "dsr-due-in-future",
-            "due_at must be in the future.",
-            errors=field_errors("body.due_at", "not in the future"),
-        )
-    request = DataSubjectRequest(
-        id=new_id("dsr"),
-        client_id=client.id,
-        status="open",
-        created_by=principal.key_id,
-        created_at=now,
-        **data.model_dump(),
-    )
-    session.add(request)
-    session.flush()
-    events.emit(
-        session,
-        clock,
-        "data_subject_request.received",
-        request.id,
-        _dsr_message(request),
-        client_id=None,
-    )
-    timers.schedule(
-        session,
-        clock,
-        kind=DSR_OVERDUE,
-        subject=request.id,
-        due_at=request.due_at,
-        client_id=client.id,
-    )
-    for before in DSR_REMINDERS_BEFORE:
-        if request.due_at - before > now:
-            timers.schedule(
-                session,
-                clock,
-                kind=DSR_REMINDER,
-                subject=request.id,
-                due_at=request.due_at - before,
-                client_id=client.id,
-            )
-    return request
-
-
-def _dsr_message(request: DataSubjectRequest, **extra: Any) -> dict[str, Any]:
-    return {
-        "data_subject_request_id": request.id,
-        "client_id": request.client_id,
-        "kind": request.kind,
-        "subject_ref": request.subject_ref,
-        "due_at": request.due_at.isoformat(),
-        "status": request.status,
-        **extra,
-    }
-
-
-def complete_dsr(
-    session: Session, clock: Clock, request: DataSubjectRequest, evidence: str
-) -> DataSubjectRequest:
-    if request.status != "open":
-        raise Conflict(f"Data-subject request {request.id} is {request.status}.")
-    request.status, request.completed_at = "completed", clock.now()
-    request.completion_evidence = evidence
-    session.add(request)
-    timers.cancel(session, clock, subject=request.id)
-    events.emit(
-        session,
-        clock,
-        "data_subject_request.completed",
-        request.id,
-        _dsr_message(request, evidence=evidence),
-        client_id=request.client_id,
-    )
-    session.flush()
-    return request
-
-
-def on_dsr_reminder(session: Session, clock: Clock, request_id: str) -> None:
-    request = session.get(DataSubjectRequest, request_id)
-    if request is None or request.status != "open":
-        return
-    for audience in (request.client_id, None):
-        events.emit(
-            session,
-            clock,
-            "data_subject_request.reminder",
-            request.id,
-            _dsr_message(request),
-            client_id=audience,
-        )
-
-
-def on_dsr_overdue(session: Session, clock: Clock, request_id: str) -> None:
-    """Seed §2.5: the client ordered it by a date; past it, both sides are told, once."""
-    request = session.get(DataSubjectRequest, request_id)
-    if request is None or request.status != "open":
-        return
-    for audience in (request.client_id, None):
-        events.emit(
-            session,
-            clock,
-            "data_subject_request.overdue",
-            request.id,
-            _dsr_message(request),
-            client_id=audience,
-        )
-
-
-def get_dsr(session: Session, client: Client, request_id: str) -> DataSubjectRequest:
-    request = session.get(DataSubjectRequest, request_id)
-    if request is None or request.client_id != client.id:
-        raise NotFound("data-subject request", request_id)
-    return request
-
-
-def list_dsrs(session: Session, client: Client, params: PageParams):
-    statement = select(DataSubjectRequest).where(DataSubjectRequest.client_id == client.id)
-    return paginate(session, statement, DataSubjectRequest, params)

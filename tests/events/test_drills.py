@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from app.auth.schemas import Role
 from app.auth.principal import Principal
+from app.auth.schemas import Role
 from app.clock import SystemClock
 from app.db import make_engine
 from app.events import contract
