@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.clock import Clock
 from app.errors import internal_error
+from app.events.timers import TimerStatus
+from app.events.types import DeliveryStatus
 
 log = logging.getLogger("dpa.metrics")
 
@@ -66,11 +68,13 @@ class _OutboxCollector(Collector):
                     select(Delivery.status, func.count()).group_by(Delivery.status)
                 ).all()
                 oldest = session.exec(
-                    select(func.min(Delivery.created_at)).where(Delivery.status == "pending")
+                    select(func.min(Delivery.created_at)).where(
+                        Delivery.status == DeliveryStatus.pending.value
+                    )
                 ).one()
                 timers = session.exec(
                     select(Timer.kind, func.count())
-                    .where(Timer.status == "pending")
+                    .where(Timer.status == TimerStatus.pending.value)
                     .group_by(Timer.kind)
                 ).all()
         except Exception:
@@ -79,7 +83,7 @@ class _OutboxCollector(Collector):
         deliveries = GaugeMetricFamily(
             "dpa_deliveries", "Webhook deliveries by status.", labels=["status"]
         )
-        counts = dict.fromkeys(("pending", "delivered", "failed"), 0) | dict(by_status)
+        counts = dict.fromkeys([status.value for status in DeliveryStatus], 0) | dict(by_status)
         for status, count in counts.items():
             deliveries.add_metric([status], count)
         yield deliveries

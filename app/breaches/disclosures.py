@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.auth.principal import Principal
 from app.breaches.models import DisclosureRequest
-from app.breaches.schemas import DisclosureCreate
+from app.breaches.schemas import DisclosureCreate, DisclosureStatus
 from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.ids import new_id
@@ -21,7 +21,9 @@ from app.pagination import PageParams, paginate
 from app.settings import Settings
 
 NOTICE_KIND = "disclosure_request"
-HELD, PENDING, NOTIFIED = "held", "pending", "notified"
+HELD = DisclosureStatus.held.value
+PENDING = DisclosureStatus.pending.value
+NOTIFIED = DisclosureStatus.notified.value
 
 
 def create(

@@ -176,6 +176,15 @@ class TimelineEntry(BaseModel):
     error: str | None = None
 
 
+class DisclosureStatus(StrEnum):
+    """held: the law forbids telling the client; pending: told, not yet received (no 2xx,
+    accepted e-mail or acknowledgement yet); notified."""
+
+    held = "held"
+    pending = "pending"
+    notified = "notified"
+
+
 class DisclosureCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -210,10 +219,7 @@ class DisclosurePublic(BaseModel):
     data_requested: str
     notification_prohibited: bool
     prohibition_legal_basis: str | None
-    status: Literal["held", "pending", "notified"] = Field(
-        description="held (the law forbids telling the client), pending (told, not yet "
-        "received: no 2xx, accepted e-mail or acknowledgement yet) or notified"
-    )
+    status: DisclosureStatus
     notified_at: datetime | None = Field(
         description="When the notice reached the client (SPEC §8.4); null while pending."
     )

@@ -13,7 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.audits.schemas import AuditKind, AuditStatus
+from app.breaches.schemas import BreachStatus
 from app.events.types import EVENT_TYPES
+from app.instructions.schemas import InstructionStatus
+from app.security_exceptions.schemas import ExceptionStatus
+from app.subject_requests.schemas import DsrKind, DsrStatus
+from app.subprocessors.schemas import ChangeKind
 
 
 class Payload(BaseModel):
@@ -26,7 +32,7 @@ class Payload(BaseModel):
 
 class BreachContent(Payload):
     breach_id: str = Field(examples=["brc_01jd3k4m5n6p7q8r9s0t1v2w3x"])
-    status: str = Field(examples=["suspected"], description="suspected, confirmed or closed")
+    status: BreachStatus = Field(examples=["suspected"])
     nature: list[str] = Field(examples=[["confidentiality"]])
     description: str
     aware_at: datetime
@@ -120,7 +126,7 @@ class InstructionMessage(Payload):
     instruction_id: str
     client_id: str
     version: int
-    status: str
+    status: InstructionStatus
     complete: bool
     missing: list[str]
     reason: str | None = Field(None, description="Why SCR objects (instruction.objected).")
@@ -129,7 +135,7 @@ class InstructionMessage(Payload):
 class ExceptionMessage(Payload):
     security_exception_id: str
     client_id: str
-    status: str
+    status: ExceptionStatus
     nature: str
     starts_at: datetime
     ends_at: datetime
@@ -139,10 +145,10 @@ class ExceptionMessage(Payload):
 class DsrMessage(Payload):
     data_subject_request_id: str
     client_id: str
-    kind: str
+    kind: DsrKind
     subject_ref: str
     due_at: datetime
-    status: str
+    status: DsrStatus
     evidence: str | None = Field(None, description="How it was done (completed).")
 
 
@@ -159,7 +165,7 @@ class SubProcessorRef(Payload):
 class ChangeMessage(Payload):
     change_id: str
     client_id: str
-    kind: str = Field(description="addition or replacement")
+    kind: ChangeKind
     description: str
     effective_date: date
     objection_deadline: datetime | None = Field(
@@ -178,8 +184,8 @@ class ChangeMessage(Payload):
 class AuditMessage(Payload):
     audit_id: str
     client_id: str
-    kind: str
-    status: str
+    kind: AuditKind
+    status: AuditStatus
     proposed_start: date
     proposed_end: date
     earliest_start: date

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.clock import Clock
 from app.events.models import EmailAttempt
+from app.events.types import AttemptOutcome
 from app.ids import new_id
 from app.settings import Settings
 
@@ -56,7 +57,7 @@ def send(
         title=title[:300],
         attempted_at=now,
         created_at=now,
-        outcome="failure" if error else "success",
+        outcome=(AttemptOutcome.failure if error else AttemptOutcome.success).value,
         error=error,
     )
     session.add(attempt)

@@ -17,7 +17,9 @@ from app.clock import WALL_CLOCK, Clock
 from app.db import ATTEMPTS, retryable
 from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
+from app.events.timers import TimerStatus
 from app.events.timers import next_due as next_timer_due
+from app.events.types import AttemptOutcome, DeliveryStatus
 from app.ids import new_id
 
 log = logging.getLogger("dpa.events.outbox")
@@ -88,7 +90,7 @@ def candidates(
     statement = (
         select(Delivery.id, Delivery.endpoint_id)
         .where(
-            col(Delivery.status) == "pending",
+            col(Delivery.status) == DeliveryStatus.pending.value,
             col(Delivery.next_attempt_at) <= now,
             col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
         )
@@ -115,7 +117,7 @@ def claim(
         return []
     now, wall_now = clock.now(), WALL_CLOCK.now()
     claimable = (
-        col(Delivery.status) == "pending",
+        col(Delivery.status) == DeliveryStatus.pending.value,
         # Still due: another pump run may have tried it since it was a candidate, and
         # scheduled its retry.
         col(Delivery.next_attempt_at) <= now,
@@ -195,7 +197,7 @@ def _interrupted_attempt(
         worker=delivery.lease_owner,
         attempted_at=claimed_at,
         created_at=now,
-        outcome="interrupted",
+        outcome=AttemptOutcome.interrupted.value,
         duration_ms=0,
         error=(
             f"worker {delivery.lease_owner} stopped before it recorded an answer (its lease ran "
@@ -280,8 +282,9 @@ def record_once(
             delivery.lease_owner = delivery.lease_expires_at = None
             next_attempt_at: datetime | None = None
             if result.success:
-                first_success = delivery.status != "delivered"
-                delivery.status, delivery.delivered_at = "delivered", result.attempted_at
+                first_success = delivery.status != DeliveryStatus.delivered
+                delivery.status = DeliveryStatus.delivered.value
+                delivery.delivered_at = result.attempted_at
                 delivery.next_attempt_at = None
                 hooks = DELIVERED_HOOKS.get(result.claimed.event_type, [])
                 if first_success and hooks:  # load the event only where a domain listens
@@ -289,7 +292,7 @@ def record_once(
                     for hook in hooks if event is not None else ():
                         hook(session, clock, event, delivery)
             elif result.gone:
-                delivery.status, delivery.next_attempt_at = "failed", None
+                delivery.status, delivery.next_attempt_at = DeliveryStatus.failed.value, None
                 endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
                 if endpoint is not None and endpoint.enabled:
                     service.disable_endpoint(
@@ -308,7 +311,7 @@ def record_once(
                 delivery.retry_index += 1
                 delivery.next_attempt_at = next_attempt_at
                 if next_attempt_at is None:
-                    delivery.status = "failed"
+                    delivery.status = DeliveryStatus.failed.value
             session.add(delivery)
             session.add(
                 DeliveryAttempt(
@@ -320,7 +323,9 @@ def record_once(
                     worker=owner,
                     attempted_at=result.attempted_at,
                     created_at=now,
-                    outcome="success" if result.success else "failure",
+                    outcome=(
+                        AttemptOutcome.success if result.success else AttemptOutcome.failure
+                    ).value,
                     status_code=result.status_code,
                     duration_ms=result.duration_ms,
                     error=result.error,
@@ -345,7 +350,8 @@ def next_due(
         due_delivery = None
         if deliveries:
             statement = select(func.min(Delivery.next_attempt_at)).where(
-                Delivery.status == "pending", col(Delivery.lease_expires_at).is_(None)
+                Delivery.status == DeliveryStatus.pending.value,
+                col(Delivery.lease_expires_at).is_(None),
             )
             if busy_endpoints:
                 statement = statement.where(col(Delivery.endpoint_id).not_in(busy_endpoints))
@@ -356,10 +362,14 @@ def next_due(
         ]
         leases = [
             session.exec(
-                select(func.min(Delivery.lease_expires_at)).where(Delivery.status == "pending")
+                select(func.min(Delivery.lease_expires_at)).where(
+                    Delivery.status == DeliveryStatus.pending.value
+                )
             ).one(),
             session.exec(
-                select(func.min(Timer.lease_expires_at)).where(Timer.status == "pending")
+                select(func.min(Timer.lease_expires_at)).where(
+                    Timer.status == TimerStatus.pending.value
+                )
             ).one(),
         ]
     # Leases run on the wall clock: translate them to the service clock's time line.

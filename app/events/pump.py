@@ -23,6 +23,7 @@ from app.events import outbox, ssrf, timers
 from app.events.outbox import EXCERPT_BYTES, AttemptResult, ClaimedDelivery
 from app.events.retry import parse_retry_after
 from app.events.signing import headers as signed_headers
+from app.events.types import AttemptOutcome
 
 log = logging.getLogger("dpa.events.pump")
 
@@ -192,7 +193,7 @@ class Pump:
                     delivery.after_interruption,
                 )
                 if self.context.metrics is not None:
-                    self.context.metrics.attempts.labels("interrupted").inc()
+                    self.context.metrics.attempts.labels(AttemptOutcome.interrupted.value).inc()
             self.inflight[delivery.endpoint_id] += 1
             task = asyncio.get_running_loop().create_task(self._send(delivery))
             self.tasks.add(task)
@@ -274,7 +275,9 @@ class Pump:
         result.duration_ms = int((time.perf_counter() - started) * 1000)
         metrics = self.context.metrics
         if metrics is not None:
-            metrics.attempts.labels("success" if result.success else "failure").inc()
+            metrics.attempts.labels(
+                (AttemptOutcome.success if result.success else AttemptOutcome.failure).value
+            ).inc()
         return result
 
     # --- recording (group commit) ------------------------------------------------------

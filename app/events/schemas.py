@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.events.types import ALL, EVENT_TYPES
+from app.events.types import ALL, EVENT_TYPES, AttemptOutcome, DeliveryStatus
 
 
 def _check_event_types(value: list[str]) -> list[str]:
@@ -105,7 +105,7 @@ class DeliveryPublic(BaseModel):
     id: str
     event_id: str
     endpoint_id: str
-    status: str = Field(description="pending, delivered or failed")
+    status: DeliveryStatus
     attempt_count: int
     next_attempt_at: datetime | None
     last_status_code: int | None
@@ -125,11 +125,10 @@ class AttemptPublic(BaseModel):
     worker: str
     attempted_at: datetime
     created_at: datetime
-    outcome: str = Field(
+    outcome: AttemptOutcome = Field(
         description=(
-            "success, failure, or interrupted: the worker stopped (a crash, a kill) before it "
-            "recorded an answer, so the receiver may have the message; it is sent again with "
-            "the same webhook-id"
+            "`interrupted`: the worker stopped (a crash, a kill) before it recorded an answer, "
+            "so the receiver may have the message; it is sent again with the same webhook-id"
         )
     )
     status_code: int | None

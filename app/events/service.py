@@ -16,6 +16,7 @@ from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import contract, signing, ssrf, types, wake
 from app.events.models import Delivery, DeliveryAttempt, EmailAttempt, Event, WebhookEndpoint
 from app.events.schemas import EndpointCreate, EndpointUpdate
+from app.events.types import DeliveryStatus
 from app.ids import new_id
 from app.pagination import PageParams, paginate
 
@@ -73,7 +74,7 @@ def _queue(session: Session, event: Event, endpoint_id: str, now: datetime) -> D
         id=new_id("dlv"),
         event_id=event.id,
         endpoint_id=endpoint_id,
-        status="pending",
+        status=DeliveryStatus.pending.value,
         urgent=event.urgent,
         next_attempt_at=now,
         created_at=now,
@@ -227,8 +228,15 @@ def disable_endpoint(
     session.add(endpoint)
     session.execute(
         update(Delivery)
-        .where(col(Delivery.endpoint_id) == endpoint.id, col(Delivery.status) == "pending")
-        .values(status="failed", next_attempt_at=None, last_error=f"endpoint disabled: {reason}")
+        .where(
+            col(Delivery.endpoint_id) == endpoint.id,
+            col(Delivery.status) == DeliveryStatus.pending.value,
+        )
+        .values(
+            status=DeliveryStatus.failed.value,
+            next_attempt_at=None,
+            last_error=f"endpoint disabled: {reason}",
+        )
         .execution_options(synchronize_session=False)
     )
     if notify:
@@ -280,11 +288,11 @@ def recover(session: Session, clock: Clock, endpoint: WebhookEndpoint, since: da
         update(Delivery)
         .where(
             col(Delivery.endpoint_id) == endpoint.id,
-            col(Delivery.status) == "failed",
+            col(Delivery.status) == DeliveryStatus.failed.value,
             col(Delivery.created_at) >= since,
         )
         .values(
-            status="pending",
+            status=DeliveryStatus.pending.value,
             next_attempt_at=now,
             retry_index=0,
             lease_owner=None,
@@ -335,10 +343,14 @@ def redeliver(session: Session, clock: Clock, event: Event) -> list[Delivery]:
         if delivery is None:
             queued.append(_queue(session, event, endpoint.id, now))
             continue
-        if delivery.status == "pending" and delivery.lease_owner is not None:
+        if delivery.status == DeliveryStatus.pending and delivery.lease_owner is not None:
             queued.append(delivery)  # in flight right now
             continue
-        delivery.status, delivery.next_attempt_at, delivery.retry_index = "pending", now, 0
+        delivery.status, delivery.next_attempt_at, delivery.retry_index = (
+            DeliveryStatus.pending.value,
+            now,
+            0,
+        )
         delivery.lease_owner = delivery.lease_expires_at = None
         session.add(delivery)
         queued.append(delivery)

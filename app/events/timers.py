@@ -25,6 +25,15 @@ log = logging.getLogger("dpa.events.timers")
 Handler = Callable[[Session, Clock, Timer, Settings], None]
 
 
+class TimerStatus(StrEnum):
+    """pending until fired, cancelled, or failed (no handler for its kind)."""
+
+    pending = "pending"
+    fired = "fired"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
 class TimerKind(StrEnum):
     """What the worker does at a timer's due time. Not event types (some values look alike, for
     history: they are stored in `timers.kind` and must stay as they are)."""
@@ -71,7 +80,7 @@ def schedule(
         subject=subject,
         client_id=client_id,
         due_at=due_at,
-        status="pending",
+        status=TimerStatus.pending.value,
         payload=payload or {},
         created_at=clock.now(),
     )
@@ -84,8 +93,8 @@ def cancel(session: Session, clock: Clock, *, subject: str, kinds: list[str] | N
     """Cancel the pending timers of a subject (all, or of these kinds). Fired ones stay fired."""
     statement = (
         update(Timer)
-        .where(col(Timer.subject) == subject, col(Timer.status) == "pending")
-        .values(status="cancelled", cancelled_at=clock.now())
+        .where(col(Timer.subject) == subject, col(Timer.status) == TimerStatus.pending.value)
+        .values(status=TimerStatus.cancelled.value, cancelled_at=clock.now())
     )
     if kinds is not None:
         statement = statement.where(col(Timer.kind).in_(kinds))
@@ -96,7 +105,7 @@ def next_due(session: Session) -> tuple[datetime | None]:
     """The earliest unclaimed due time (leases are the pump's concern)."""
     unclaimed = session.exec(
         select(func.min(Timer.due_at)).where(
-            Timer.status == "pending", col(Timer.lease_expires_at).is_(None)
+            Timer.status == TimerStatus.pending.value, col(Timer.lease_expires_at).is_(None)
         )
     ).one()
     return (unclaimed,)
@@ -107,7 +116,7 @@ def claim_due(engine: Engine, clock: Clock, owner: str, lease: timedelta, limit:
     claimable = (
         select(Timer.id)
         .where(
-            col(Timer.status) == "pending",
+            col(Timer.status) == TimerStatus.pending.value,
             col(Timer.due_at) <= now,
             (col(Timer.lease_expires_at).is_(None)) | (col(Timer.lease_expires_at) < wall_now),
         )
@@ -136,10 +145,10 @@ def fire(engine: Engine, clock: Clock, settings: Settings, owner: str, timer_id:
     with Session(engine) as session:
         kind = session.exec(select(Timer.kind).where(Timer.id == timer_id)).first()
         function = HANDLERS.get(kind or "")
-        final = "fired" if function is not None else "failed"
+        final = (TimerStatus.fired if function is not None else TimerStatus.failed).value
         marked = session.execute(
             update(Timer)
-            .where(col(Timer.id) == timer_id, col(Timer.status) == "pending")
+            .where(col(Timer.id) == timer_id, col(Timer.status) == TimerStatus.pending.value)
             .where(col(Timer.lease_owner) == owner)
             .values(
                 status=final,

@@ -62,3 +62,19 @@ def is_urgent(event_type: str) -> bool:
 
 def subscribed(event_types: list[str], event_type: str) -> bool:
     return ALL in event_types or event_type in event_types
+
+
+class DeliveryStatus(StrEnum):
+    """One event to one endpoint: pending until a 2xx (delivered) or the retries run out."""
+
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class AttemptOutcome(StrEnum):
+    """One try to deliver (or to e-mail, which is never interrupted)."""
+
+    success = "success"
+    failure = "failure"
+    interrupted = "interrupted"

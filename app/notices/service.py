@@ -25,6 +25,7 @@ from app.events import email, retry, timers, types
 from app.events import service as events
 from app.events.models import Event
 from app.events.timers import TimerKind
+from app.events.types import AttemptOutcome
 from app.ids import new_id
 from app.notices import links
 from app.notices.models import Notice
@@ -291,7 +292,7 @@ def on_email(
                 body=body,
             )
         ]
-    accepted = [a for a in attempts if a.outcome == "success"]
+    accepted = [a for a in attempts if a.outcome == AttemptOutcome.success]
     if accepted:
         # The client's designated contacts have it: that is a notification.
         _mark_notified(session, clock, notice, accepted[0].attempted_at, "email")
