@@ -51,6 +51,7 @@ audit: install
 lint: install
 	$(BIN)/ruff check app tests migrations bench
 	$(BIN)/ruff format --check app tests migrations bench
+	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
 format: install

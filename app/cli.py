@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlmodel import Session, SQLModel
 
 from app import crypto
@@ -310,7 +310,9 @@ def openapi_export(
 def render_openapi() -> str:
     from app.main import create_app
 
-    settings = Settings(database_url="sqlite://", worker_enabled=False, secret_key="unused")
+    settings = Settings(
+        database_url="sqlite://", worker_enabled=False, secret_key=SecretStr("unused")
+    )
     return (
         json.dumps(create_app(settings, bootstrap=False).openapi(), indent=2, ensure_ascii=False)
         + "\n"

@@ -47,15 +47,16 @@ class AppContext:
 
 
 async def get_context(request: Request) -> AppContext:
-    return request.app.state.context
+    context: AppContext = request.app.state.context
+    return context
 
 
 async def get_clock(request: Request) -> Clock:
-    return request.app.state.context.clock
+    return (await get_context(request)).clock
 
 
 async def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.context.settings
+    return (await get_context(request)).settings
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]

@@ -216,9 +216,9 @@ def reseal(engine: Engine, metadata: MetaData, batch: int = 500) -> list[ResealC
                     if source == newest:
                         count.current += 1
                         continue
-                    fresh = sealed.process_bind_param(
-                        sealed.process_result_value(value, engine.dialect), engine.dialect
-                    )
+                    # str or bytes, as the column's type says: dynamic by nature
+                    opened: Any = sealed.process_result_value(value, engine.dialect)
+                    fresh = sealed.process_bind_param(opened, engine.dialect)
                     changed = connection.execute(
                         update(table)
                         .where(key == row_key, stored == type_coerce(value, stored_type))

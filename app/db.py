@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -78,8 +78,8 @@ def _private(database: str) -> None:
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     if is_sqlite(url):
-        database = make_url(url).database
-        in_memory = not database or database == ":memory:"
+        database = make_url(url).database or ":memory:"
+        in_memory = database == ":memory:"
         if not in_memory:
             # The service's own: nobody else on the host reads the database (SPEC §13).
             Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -118,7 +118,14 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
 async def get_session(request: Request) -> Session:
     """The request's unit of work, opened and committed once by `app.routing.ServiceRoute`."""
-    return request.state.session
+    session: Session = request.state.session
+    return session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (a statement's result is a cursor result)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount

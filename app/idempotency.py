@@ -8,10 +8,10 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, UniqueConstraint, delete
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.crypto import SealedBytes
-from app.db import UTCDateTime
+from app.db import UTCDateTime, affected
 from app.errors import RuleViolation
 
 MAX_KEY_LENGTH = 255
@@ -33,7 +33,7 @@ class IdempotencyRecord(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     status_code: int
     # Sealed at rest (app.crypto): answers carry shown-once API keys and signing secrets.
-    response_body: bytes = Field(sa_type=SealedBytes("idempotent-answer"))  # type: ignore[call-overload]
+    response_body: bytes = Field(sa_type=SealedBytes("idempotent-answer"))
     response_headers: str
     created_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -97,10 +97,10 @@ def remember(
 def purge(engine: Engine, now: datetime) -> int:
     """Forget keys older than RETENTION (the worker runs this hourly)."""
     with Session(engine) as session:
-        gone = session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.created_at < now - RETENTION  # type: ignore[operator]
+        gone = affected(
+            session.execute(
+                delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < now - RETENTION)
             )
-        ).rowcount  # type: ignore[attr-defined]
+        )
         session.commit()
     return gone

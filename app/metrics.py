@@ -109,7 +109,7 @@ class _OutboxCollector(Collector):
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER.encode():
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if 0 < len(candidate) <= 100 and candidate.isprintable():
                 return candidate
     return uuid.uuid4().hex

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -65,7 +64,7 @@ class Readiness(BaseModel):
 
 
 @router.get("/healthz", summary="Is the process up", response_model=Health)
-def healthz() -> Any:
+def healthz() -> Health:
     return Health(status="ok")
 
 
@@ -75,7 +74,7 @@ def healthz() -> Any:
     response_model=Readiness,
     responses=problem_responses(503),
 )
-def readyz(request: Request) -> Any:
+def readyz(request: Request) -> Readiness | Response:
     """Database reachable, migrations at head, and (where the worker is on) the scheduler alive."""
     context = request.app.state.context
     checks: dict[str, str] = {}

@@ -7,7 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeAlias, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
@@ -20,6 +20,8 @@ from app.errors import RuleViolation, field_errors
 
 T = TypeVar("T")
 MAX_LIMIT = 200
+# One page of rows, and the cursor for the next (None on the last page).
+Rows: TypeAlias = tuple[list[T], str | None]
 
 
 class Page(BaseModel, Generic[T]):
@@ -84,7 +86,9 @@ def unknown_cursor() -> RuleViolation:
     )
 
 
-def paginate(session: Session, statement: SelectOfScalar[Any], model: Any, params: PageParams):
+def paginate(
+    session: Session, statement: SelectOfScalar[T], model: Any, params: PageParams
+) -> Rows[T]:
     """Rows of `statement` (a select of `model`, which has `created_at` and `id`), newest first."""
     created_at, identifier = model.created_at, model.id
     if params.created_after is not None:
@@ -106,7 +110,8 @@ def paginate(session: Session, statement: SelectOfScalar[Any], model: Any, param
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
-        next_cursor = _encode(rows[-1].created_at, rows[-1].id)
+        last: Any = rows[-1]  # a row of `model`: it has created_at and id
+        next_cursor = _encode(last.created_at, last.id)
     return rows, next_cursor
 
 

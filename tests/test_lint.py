@@ -1,4 +1,5 @@
-"""The tree stays clean: ruff check, ruff format and hadolint on the Dockerfile."""
+"""The tree stays clean: ruff check, ruff format, mypy (strict) on app/ and hadolint on the
+Dockerfile."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ SOURCES = ["app", "tests", "migrations", "bench"]
         ["ruff", "check", *SOURCES],
         ["ruff", "format", "--check", *SOURCES],
         ["hadolint", "Dockerfile"],
+        ["mypy"],  # strict on app/, as pyproject.toml's [tool.mypy] says
     ],
-    ids=["ruff-check", "ruff-format", "hadolint"],
+    ids=["ruff-check", "ruff-format", "hadolint", "mypy"],
 )
 def test_clean(command: list[str]) -> None:
     executable = BIN / command[0]

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auditlog.models import GENESIS, AuditLogEntry, AuditLogHead
 
@@ -40,7 +40,7 @@ HASHED = (
 
 
 def canonical(fields: dict[str, Any]) -> bytes:
-    def instant(value: Any) -> Any:
+    def instant(value: object) -> object:
         if isinstance(value, datetime):
             return value.astimezone(UTC).isoformat(timespec="microseconds")
         return value
@@ -81,9 +81,9 @@ def append(
     # Advancing the head takes its row lock until commit: the next append waits for it.
     seq, prev_hash = connection.execute(
         update(AuditLogHead)
-        .where(AuditLogHead.id == HEAD_ID)
-        .values(seq=AuditLogHead.seq + 1)
-        .returning(AuditLogHead.seq, AuditLogHead.hash)
+        .where(col(AuditLogHead.id) == HEAD_ID)
+        .values(seq=col(AuditLogHead.seq) + 1)
+        .returning(col(AuditLogHead.seq), col(AuditLogHead.hash))
     ).one()
     fields: dict[str, Any] = {
         "seq": seq,
@@ -106,7 +106,7 @@ def append(
         hash=hash_of(fields),
     )
     connection.execute(
-        update(AuditLogHead).where(AuditLogHead.id == HEAD_ID).values(hash=entry.hash)
+        update(AuditLogHead).where(col(AuditLogHead.id) == HEAD_ID).values(hash=entry.hash)
     )
     session.add(entry)
     return entry
@@ -151,7 +151,7 @@ def verify(connection: Connection, batch: int = 5000) -> Verification:
     """Recompute the chain from the stored entries; the first entry that does not follow from
     the one before (altered, missing, or reordered) is reported."""
     head_seq, head_hash = connection.execute(
-        select(AuditLogHead.seq, AuditLogHead.hash).where(AuditLogHead.id == HEAD_ID)
+        select(col(AuditLogHead.seq), col(AuditLogHead.hash)).where(col(AuditLogHead.id) == HEAD_ID)
     ).one()
     table = AuditLogEntry.__table__  # type: ignore[attr-defined]
     columns = [table.c[name] for name in (*HASHED, "hash")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
@@ -28,10 +29,10 @@ class AuditLogEntry(SQLModel, table=True):
     method: str = Field(max_length=10)
     route: str = Field(max_length=300)
     status_code: int
-    resource_ids: dict = Field(sa_column=Column(JSON, nullable=False))
+    resource_ids: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     # Space-separated, with a space at each end: a filter by one id is a LIKE on " id ".
     resources: str = Field(sa_column=Column(Text, nullable=False))
-    summary: dict = Field(sa_column=Column(JSON, nullable=False))
+    summary: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 

@@ -28,7 +28,7 @@ from app.events import timers
 from app.events.timers import TimerKind
 from app.ids import new_id
 from app.notices import service as notices
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 from app.settings import Settings
 
 NOTICE_RULE = "audit-notice-30-working-days"
@@ -165,7 +165,9 @@ def get_audit(session: Session, client: Client, audit_id: str) -> Audit:
     return audit
 
 
-def list_audits(session: Session, client: Client, params: PageParams, status: AuditStatus | None):
+def list_audits(
+    session: Session, client: Client, params: PageParams, status: AuditStatus | None
+) -> Rows[Audit]:
     statement = select(Audit).where(Audit.client_id == client.id)
     if status is not None:
         statement = statement.where(Audit.status == status.value)

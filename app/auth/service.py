@@ -8,6 +8,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.auth.models import ApiKey, BootstrapMarker
@@ -16,7 +17,7 @@ from app.auth.schemas import Role
 from app.clock import Clock
 from app.errors import Conflict, Unauthorized
 from app.ids import new_id
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 
 KEY_PREFIX = "dpa_"
 _SECRET_BYTES = 32  # 256 bits
@@ -81,10 +82,14 @@ def authenticate(
             "service issued."
         )
     # The five columns this needs, not an ORM object: every request comes through here.
-    key = session.exec(
-        select(
-            ApiKey.id, ApiKey.role, ApiKey.client_id, ApiKey.revoked_at, ApiKey.last_used_at
-        ).where(ApiKey.key_hash == hash_key(plain, secret))
+    key = session.execute(
+        sa_select(
+            col(ApiKey.id),
+            col(ApiKey.role),
+            col(ApiKey.client_id),
+            col(ApiKey.revoked_at),
+            col(ApiKey.last_used_at),
+        ).where(col(ApiKey.key_hash) == hash_key(plain, secret))
     ).first()
     if key is None:
         raise Unauthorized("Unknown API key.")
@@ -148,7 +153,7 @@ def revoke_key_by_id(session: Session, clock: Clock, key_id: str) -> ApiKey:
     return revoke_key(session, clock, staff, key_id, keep_a_staff_key=False)
 
 
-def list_client_keys(session: Session, client_id: str, params: PageParams):
+def list_client_keys(session: Session, client_id: str, params: PageParams) -> Rows[ApiKey]:
     return paginate(session, select(ApiKey).where(ApiKey.client_id == client_id), ApiKey, params)
 
 

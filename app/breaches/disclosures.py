@@ -17,7 +17,7 @@ from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.ids import new_id
 from app.notices import service as notices
 from app.notices.models import Notice
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 from app.settings import Settings
 
 NOTICE_KIND = "disclosure_request"
@@ -149,7 +149,9 @@ def get(
     return request
 
 
-def list_for(session: Session, principal: Principal, client_id: str, params: PageParams):
+def list_for(
+    session: Session, principal: Principal, client_id: str, params: PageParams
+) -> Rows[DisclosureRequest]:
     statement = select(DisclosureRequest).where(DisclosureRequest.client_id == client_id)
     if not principal.is_staff:
         statement = statement.where(col(DisclosureRequest.status) != HELD)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
@@ -14,12 +15,12 @@ class Breach(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     aware_at: datetime = Field(sa_type=UTCDateTime)
     occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    nature: list = Field(sa_column=Column(JSON, nullable=False))
+    nature: list[str] = Field(sa_column=Column(JSON, nullable=False))
     description: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(max_length=16)
-    data_subject_categories: list = Field(sa_column=Column(JSON, nullable=False))
+    data_subject_categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     approx_data_subjects: int | None = None
-    record_categories: list = Field(sa_column=Column(JSON, nullable=False))
+    record_categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     approx_records: int | None = None
     likely_consequences: str | None = Field(default=None, sa_column=Column(Text))
     measures_taken: str | None = Field(default=None, sa_column=Column(Text))
@@ -67,7 +68,7 @@ class BreachUpdate(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     breach_id: str = Field(foreign_key="breaches.id", index=True, max_length=40)
-    changes: dict = Field(sa_column=Column(JSON, nullable=False))
+    changes: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     note: str | None = Field(default=None, sa_column=Column(Text))
     created_by: str = Field(max_length=40)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.bounds import Moment
+from app.notices.schemas import NotifiedVia
 
 
 class Nature(StrEnum):
@@ -121,7 +122,7 @@ class NoticePublic(BaseModel):
         description="The first of: a 2xx from one of the client's endpoints, the client's "
         "contacts' mail server accepting the e-mail, the client's acknowledgement."
     )
-    notified_via: Literal["webhook", "email", "acknowledgement"] | None
+    notified_via: NotifiedVia | None
     controller_deadline: datetime | None = Field(
         description="notified_at + 72 h: the client's own deadline towards its authority."
     )

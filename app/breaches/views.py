@@ -14,6 +14,7 @@ from app.breaches.schemas import (
     Art33Content,
     BreachPublic,
     BreachStatus,
+    Nature,
     NoticePublic,
     TimelineEntry,
 )
@@ -21,7 +22,8 @@ from app.clock import Clock
 from app.events import service as events
 from app.notices import service as notices
 from app.notices.models import Notice
-from app.pagination import PageParams, paginate
+from app.notices.schemas import NotifiedVia
+from app.pagination import PageParams, Rows, paginate
 
 
 def notices_of(session: Session, breach_id: str) -> list[BreachNotice]:
@@ -54,7 +56,7 @@ def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -
         id=breach.id,
         aware_at=breach.aware_at,
         occurred_at=breach.occurred_at,
-        nature=breach.nature,
+        nature=[Nature(nature) for nature in breach.nature],
         description=breach.description,
         status=BreachStatus(breach.status),
         contact_point=breach.contact_point,
@@ -79,7 +81,12 @@ def _notice_view(
         seconds_to_notify_deadline=deadlines.seconds_left(notice.notify_deadline, now),
         notified_at=notice.notified_at,
         notified_via=next(
-            (n.notified_via for n in sent if n.notified_at == notice.notified_at), None
+            (
+                NotifiedVia(n.notified_via)
+                for n in sent
+                if n.notified_via is not None and n.notified_at == notice.notified_at
+            ),
+            None,
         ),
         controller_deadline=(
             deadlines.controller_deadline(notice.notified_at) if notice.notified_at else None
@@ -104,7 +111,7 @@ def late_against_event(notice: BreachNotice, event_deadline: datetime | None) ->
 
 def list_breaches(
     session: Session, principal: Principal, params: PageParams, status: BreachStatus | None
-):
+) -> Rows[Breach]:
     statement = scoped(select(Breach), principal, _concerns)
     if status is not None:
         statement = statement.where(Breach.status == status.value)

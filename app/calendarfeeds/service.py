@@ -235,4 +235,5 @@ def render(session: Session, clock: Clock, settings: Settings, feed: CalendarFee
         alarm.add("trigger", -ALARM_BEFORE)
         event.add_component(alarm)
         calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical

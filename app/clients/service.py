@@ -10,7 +10,7 @@ from app.clients.schemas import ClientCreate, ClientUpdate, ContactCreate, Conta
 from app.clock import Clock
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.ids import new_id
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 
 
 def create_client(session: Session, clock: Clock, data: ClientCreate) -> Client:
@@ -36,7 +36,7 @@ def unknown_clients(session: Session, client_ids: list[str]) -> list[str]:
     return [client_id for client_id in client_ids if client_id not in known]
 
 
-def list_clients(session: Session, principal: Principal, params: PageParams):
+def list_clients(session: Session, principal: Principal, params: PageParams) -> Rows[Client]:
     return paginate(session, scoped(select(Client), principal, Client.id), Client, params)
 
 
@@ -118,7 +118,7 @@ def list_contacts(
     params: PageParams,
     role: ContactRole | None = None,
     current: bool | None = None,
-):
+) -> Rows[Contact]:
     statement = select(Contact).where(Contact.client_id == client.id)
     if role is not None:
         statement = statement.where(Contact.role == role.value)

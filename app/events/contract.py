@@ -55,7 +55,7 @@ class BreachContent(Payload):
 
 
 class BreachNotified(BreachContent):
-    client_id: str  # type: ignore[assignment]
+    client_id: str
 
 
 class BreachUpdated(BreachContent):
@@ -72,7 +72,7 @@ class BreachClosed(BreachContent):
 
 
 class BreachReported(BreachContent):
-    reported_by_client_id: str | None  # type: ignore[assignment]
+    reported_by_client_id: str | None
 
 
 class BreachAcknowledged(Payload):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
@@ -20,7 +21,7 @@ class Event(SQLModel, table=True):
     type: str = Field(max_length=64, index=True)
     client_id: str | None = Field(default=None, foreign_key="clients.id", max_length=40)
     subject: str = Field(max_length=80, index=True)
-    data: dict = Field(sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     urgent: bool
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
     only_endpoint_id: str | None = Field(
@@ -36,14 +37,14 @@ class WebhookEndpoint(SQLModel, table=True):
     url: str = Field(max_length=2000)
     description: str | None = Field(default=None, max_length=500)
     contact_id: str | None = Field(default=None, foreign_key="contacts.id", max_length=40)
-    event_types: list = Field(sa_column=Column(JSON, nullable=False))
+    event_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, max_length=500)
     # Sealed at rest (app.crypto): the database alone never shows a signing secret.
-    secret: str = Field(sa_type=SealedText(300, "webhook-secret"))  # type: ignore[call-overload]
+    secret: str = Field(sa_type=SealedText(300, "webhook-secret"))
     previous_secret: str | None = Field(
         default=None,
-        sa_type=SealedText(300, "webhook-secret"),  # type: ignore[call-overload]
+        sa_type=SealedText(300, "webhook-secret"),
     )
     previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -127,7 +128,7 @@ class Timer(SQLModel, table=True):
     client_id: str | None = Field(default=None, max_length=40)
     due_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(max_length=16, description="pending, fired, cancelled or failed")
-    payload: dict = Field(sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     lease_owner: str | None = Field(default=None, max_length=80)
     lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -144,7 +145,7 @@ class EmailAttempt(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     subject: str = Field(max_length=80, index=True, description="The record it is about.")
     client_id: str | None = Field(default=None, max_length=40)
-    recipients: list = Field(sa_column=Column(JSON, nullable=False))
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
     title: str = Field(max_length=300)
     attempted_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)

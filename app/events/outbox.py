@@ -289,8 +289,9 @@ def record_once(
                 hooks = DELIVERED_HOOKS.get(result.claimed.event_type, [])
                 if first_success and hooks:  # load the event only where a domain listens
                     event = session.get(Event, delivery.event_id)
-                    for hook in hooks if event is not None else ():
-                        hook(session, clock, event, delivery)
+                    for hook in hooks:
+                        if event is not None:
+                            hook(session, clock, event, delivery)
             elif result.gone:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.failed.value, None
                 endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)

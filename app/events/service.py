@@ -12,13 +12,14 @@ from sqlmodel import Session, col, select
 from app.auth.principal import Principal, load, scoped
 from app.clients import service as clients_service
 from app.clock import Clock
+from app.db import affected
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import contract, signing, ssrf, types, wake
 from app.events.models import Delivery, DeliveryAttempt, EmailAttempt, Event, WebhookEndpoint
 from app.events.schemas import EndpointCreate, EndpointUpdate
 from app.events.types import DeliveryStatus
 from app.ids import new_id
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 
 ROTATION_OVERLAP = timedelta(hours=24)
 
@@ -181,7 +182,7 @@ def get_endpoint(session: Session, principal: Principal, endpoint_id: str) -> We
 
 def list_endpoints(
     session: Session, principal: Principal, params: PageParams, client_id: str | None = None
-):
+) -> Rows[WebhookEndpoint]:
     statement = scoped(select(WebhookEndpoint), principal, WebhookEndpoint.client_id)
     if client_id is not None:
         statement = statement.where(WebhookEndpoint.client_id == client_id)
@@ -284,22 +285,24 @@ def recover(session: Session, clock: Clock, endpoint: WebhookEndpoint, since: da
     if not endpoint.enabled:
         raise Conflict(f"Webhook endpoint {endpoint.id} is disabled; enable it first.")
     now = clock.now()
-    requeued = session.execute(
-        update(Delivery)
-        .where(
-            col(Delivery.endpoint_id) == endpoint.id,
-            col(Delivery.status) == DeliveryStatus.failed.value,
-            col(Delivery.created_at) >= since,
+    requeued = affected(
+        session.execute(
+            update(Delivery)
+            .where(
+                col(Delivery.endpoint_id) == endpoint.id,
+                col(Delivery.status) == DeliveryStatus.failed.value,
+                col(Delivery.created_at) >= since,
+            )
+            .values(
+                status=DeliveryStatus.pending.value,
+                next_attempt_at=now,
+                retry_index=0,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .values(
-            status=DeliveryStatus.pending.value,
-            next_attempt_at=now,
-            retry_index=0,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    )
     if requeued:
         wake.work_written(session)
     return requeued
@@ -319,7 +322,7 @@ def list_events(
     type: str | None = None,
     subject: str | None = None,
     client_id: str | None = None,
-):
+) -> Rows[Event]:
     statement = scoped(select(Event), principal, Event.client_id)
     if client_id is not None:
         statement = statement.where(Event.client_id == client_id)
@@ -360,7 +363,7 @@ def redeliver(session: Session, clock: Clock, event: Event) -> list[Delivery]:
     return queued
 
 
-def list_deliveries(session: Session, event: Event, params: PageParams):
+def list_deliveries(session: Session, event: Event, params: PageParams) -> Rows[Delivery]:
     return paginate(
         session, select(Delivery).where(Delivery.event_id == event.id), Delivery, params
     )
@@ -372,7 +375,7 @@ def list_attempts(
     *,
     event_id: str | None = None,
     endpoint_id: str | None = None,
-):
+) -> Rows[DeliveryAttempt]:
     statement = select(DeliveryAttempt)
     if event_id is not None:
         statement = statement.where(DeliveryAttempt.event_id == event_id)

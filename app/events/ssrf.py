@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import yarl
@@ -102,7 +103,7 @@ def _literal(host: str) -> IPAddress | None:
         return None
 
 
-def _from_getaddrinfo(infos: list[tuple]) -> list[IPAddress]:
+def _from_getaddrinfo(infos: list[tuple[Any, ...]]) -> list[IPAddress]:
     seen: dict[IPAddress, None] = {}
     for info in infos:
         seen[ipaddress.ip_address(info[4][0].split("%")[0])] = None
@@ -120,7 +121,7 @@ def check_url(url: str, allow_private: bool) -> None:
     try:
         infos = socket.getaddrinfo(host, _port(parts), type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise UnsafeURL(f"{host} does not resolve ({exc.strerror or exc})") from exc
+        raise UnsafeURL(f"{host} does not resolve ({_reason(exc)})") from exc
     check_addresses(host, _from_getaddrinfo(infos), allow_private)
 
 
@@ -138,7 +139,12 @@ async def resolve_checked(host: str, port: int, allow_private: bool) -> list[IPA
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise UnsafeURL(f"{host} does not resolve ({exc.strerror or exc})") from exc
+        raise UnsafeURL(f"{host} does not resolve ({_reason(exc)})") from exc
     addresses = _from_getaddrinfo(infos)
     check_addresses(host, addresses, allow_private)
     return addresses
+
+
+def _reason(exc: OSError | UnicodeError) -> str:
+    """getaddrinfo's own words ("Name or service not known"), else the exception's."""
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)

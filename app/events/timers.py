@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
+from app.db import affected
 from app.events import wake
 from app.events.models import Timer
 from app.ids import new_id
@@ -98,7 +99,7 @@ def cancel(session: Session, clock: Clock, *, subject: str, kinds: list[str] | N
     )
     if kinds is not None:
         statement = statement.where(col(Timer.kind).in_(kinds))
-    return session.execute(statement).rowcount  # type: ignore[attr-defined]
+    return affected(session.execute(statement))
 
 
 def next_due(session: Session) -> tuple[datetime | None]:
@@ -146,18 +147,20 @@ def fire(engine: Engine, clock: Clock, settings: Settings, owner: str, timer_id:
         kind = session.exec(select(Timer.kind).where(Timer.id == timer_id)).first()
         function = HANDLERS.get(kind or "")
         final = (TimerStatus.fired if function is not None else TimerStatus.failed).value
-        marked = session.execute(
-            update(Timer)
-            .where(col(Timer.id) == timer_id, col(Timer.status) == TimerStatus.pending.value)
-            .where(col(Timer.lease_owner) == owner)
-            .values(
-                status=final,
-                fired_at=clock.now(),
-                lease_owner=None,
-                lease_expires_at=None,
-                error=None if function else f"no handler for kind {kind!r}",
+        marked = affected(
+            session.execute(
+                update(Timer)
+                .where(col(Timer.id) == timer_id, col(Timer.status) == TimerStatus.pending.value)
+                .where(col(Timer.lease_owner) == owner)
+                .values(
+                    status=final,
+                    fired_at=clock.now(),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    error=None if function else f"no handler for kind {kind!r}",
+                )
             )
-        ).rowcount  # type: ignore[attr-defined]
+        )
         if marked != 1:
             session.rollback()
             return False

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
@@ -17,13 +18,13 @@ class InstructionVersion(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     client_id: str = Field(foreign_key="clients.id", max_length=40)
     version: int
-    purposes: list = Field(sa_column=Column(JSON, nullable=False))
-    data_categories: list = Field(sa_column=Column(JSON, nullable=False))
-    data_subject_categories: list = Field(sa_column=Column(JSON, nullable=False))
-    processing_operations: list = Field(sa_column=Column(JSON, nullable=False))
-    security_measures: list = Field(sa_column=Column(JSON, nullable=False))
+    purposes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    data_categories: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    data_subject_categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    processing_operations: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    security_measures: list[str] = Field(sa_column=Column(JSON, nullable=False))
     third_country_transfers_allowed: bool
-    evidence: dict | None = Field(default=None, sa_column=Column(JSON))
+    evidence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     status: str = Field(max_length=16)
     submitted_by: str = Field(max_length=40)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -26,7 +26,7 @@ from app.instructions.schemas import (
     ListChange,
 )
 from app.notices import service as notices
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 from app.settings import Settings
 
 
@@ -151,7 +151,7 @@ def transfers_forbidden(session: Session, client_id: str) -> int | None:
     return version.version
 
 
-def list_versions(session: Session, client: Client, params: PageParams):
+def list_versions(session: Session, client: Client, params: PageParams) -> Rows[InstructionVersion]:
     statement = select(InstructionVersion).where(InstructionVersion.client_id == client.id)
     return paginate(session, statement, InstructionVersion, params)
 

@@ -29,6 +29,7 @@ from app.events.types import AttemptOutcome
 from app.ids import new_id
 from app.notices import links
 from app.notices.models import Notice
+from app.notices.schemas import NotifiedVia
 from app.settings import Settings
 
 log = logging.getLogger("dpa.notices")
@@ -66,10 +67,13 @@ Answer = Callable[[Session, Clock, Notice, ContactAnswer], None]
 ANSWERS: dict[str, tuple[tuple[str, ...], Answer]] = {}
 
 
-def on_notified(kind: str) -> Callable[[Callable[[Session, Clock, Notice], None]], Any]:
+NotifiedHook = Callable[[Session, Clock, Notice], None]
+
+
+def on_notified(kind: str) -> Callable[[NotifiedHook], NotifiedHook]:
     """Register what a domain does when one of its notices of `kind` first reaches the client."""
 
-    def register(hook: Callable[[Session, Clock, Notice], None]) -> Any:
+    def register(hook: NotifiedHook) -> NotifiedHook:
         NOTIFIED_HOOKS[kind] = hook
         return hook
 
@@ -165,12 +169,14 @@ def acknowledge(
             session.add(notice)
             acknowledged.append(notice)
         if notice.notified_at is None:
-            _mark_notified(session, clock, notice, now, "acknowledgement")
+            _mark_notified(session, clock, notice, now, NotifiedVia.acknowledgement)
     return acknowledged
 
 
-def _mark_notified(session: Session, clock: Clock, notice: Notice, at: datetime, via: str) -> None:
-    notice.notified_at, notice.notified_via = at, via
+def _mark_notified(
+    session: Session, clock: Clock, notice: Notice, at: datetime, via: NotifiedVia
+) -> None:
+    notice.notified_at, notice.notified_via = at, via.value
     session.add(notice)
     timers.cancel(session, clock, subject=notice.id, kinds=[ESCALATION, EMAIL])
     hook = NOTIFIED_HOOKS.get(notice.kind)
@@ -185,7 +191,7 @@ def on_delivered(session: Session, clock: Clock, event_id: str, delivered_at: da
     """A 2xx from one of the client's endpoints."""
     notice = session.exec(select(Notice).where(Notice.event_id == event_id)).first()
     if notice is not None and notice.notified_at is None:
-        _mark_notified(session, clock, notice, delivered_at, "webhook")
+        _mark_notified(session, clock, notice, delivered_at, NotifiedVia.webhook)
 
 
 def on_escalation(session: Session, clock: Clock, notice_id: str) -> None:
@@ -295,7 +301,7 @@ def on_email(
     accepted = [a for a in attempts if a.outcome == AttemptOutcome.success]
     if accepted:
         # The client's designated contacts have it: that is a notification.
-        _mark_notified(session, clock, notice, accepted[0].attempted_at, "email")
+        _mark_notified(session, clock, notice, accepted[0].attempted_at, NotifiedVia.email)
         return
     first_at = datetime.fromisoformat(payload.get("first_at", clock.now().isoformat()))
     retry_at = retry.next_retry(

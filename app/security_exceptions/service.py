@@ -16,7 +16,7 @@ from app.events import service as events
 from app.events import timers
 from app.events.timers import TimerKind
 from app.ids import new_id
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 from app.security_exceptions.models import SecurityException
 from app.security_exceptions.schemas import ExceptionCreate, ExceptionStatus
 
@@ -126,6 +126,6 @@ def get(session: Session, client: Client, exception_id: str) -> SecurityExceptio
     return exception
 
 
-def list_for(session: Session, client: Client, params: PageParams):
+def list_for(session: Session, client: Client, params: PageParams) -> Rows[SecurityException]:
     statement = select(SecurityException).where(SecurityException.client_id == client.id)
     return paginate(session, statement, SecurityException, params)

@@ -16,7 +16,7 @@ from app.events import service as events
 from app.events import timers
 from app.events.timers import TimerKind
 from app.ids import new_id
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 from app.subject_requests.models import DataSubjectRequest
 from app.subject_requests.schemas import DsrCreate, DsrStatus
 
@@ -144,6 +144,6 @@ def get(session: Session, client: Client, request_id: str) -> DataSubjectRequest
     return request
 
 
-def list_for(session: Session, client: Client, params: PageParams):
+def list_for(session: Session, client: Client, params: PageParams) -> Rows[DataSubjectRequest]:
     statement = select(DataSubjectRequest).where(DataSubjectRequest.client_id == client.id)
     return paginate(session, statement, DataSubjectRequest, params)

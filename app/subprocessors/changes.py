@@ -20,7 +20,7 @@ from app.events.timers import TimerKind
 from app.ids import new_id
 from app.notices import service as notices
 from app.notices.models import Notice
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 from app.settings import Settings
 from app.subprocessors import service
 from app.subprocessors.models import (
@@ -211,7 +211,7 @@ def get_change(session: Session, principal: Principal, change_id: str) -> Change
     return load(session, principal, ChangeNotice, change_id, _told, "sub-processor change")
 
 
-def list_changes(session: Session, principal: Principal, params: PageParams):
+def list_changes(session: Session, principal: Principal, params: PageParams) -> Rows[ChangeNotice]:
     statement = scoped(select(ChangeNotice), principal, _told)
     return paginate(session, statement, ChangeNotice, params)
 

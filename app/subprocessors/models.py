@@ -15,15 +15,15 @@ class SubProcessor(SQLModel, table=True):
     name: str = Field(max_length=200)
     legal_entity: str = Field(max_length=300)
     service: str = Field(max_length=500)
-    data_categories: list = Field(sa_column=Column(JSON, nullable=False))
-    processing_countries: list = Field(sa_column=Column(JSON, nullable=False))
+    data_categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    processing_countries: list[str] = Field(sa_column=Column(JSON, nullable=False))
     transfer_mechanism: str = Field(max_length=16)
     dpf_certified: bool
     commercial_organisation: bool
     agreement_ref: str | None = Field(default=None, max_length=200)
     agreement_signed_on: date | None = Field(default=None, sa_column=Column(Date))
     status: str = Field(max_length=16)
-    client_ids: list = Field(sa_column=Column(JSON, nullable=False))
+    client_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -66,7 +66,7 @@ class ChangeNotice(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=16)
-    subprocessor_ids: list = Field(sa_column=Column(JSON, nullable=False))
+    subprocessor_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
     description: str = Field(sa_column=Column(Text, nullable=False))
     effective_date: date = Field(sa_column=Column(Date, nullable=False))
     created_by: str = Field(max_length=40)

@@ -15,7 +15,7 @@ from app.clients import service as clients_service
 from app.clock import Clock
 from app.errors import Conflict, RuleViolation, field_errors
 from app.ids import new_id
-from app.pagination import PageParams, paginate
+from app.pagination import PageParams, Rows, paginate
 from app.subprocessors import transfers
 from app.subprocessors.models import (
     SubProcessor,
@@ -143,7 +143,9 @@ def serves(client_id: str) -> ColumnElement[bool]:
     )
 
 
-def list_subprocessors(session: Session, principal: Principal, params: PageParams):
+def list_subprocessors(
+    session: Session, principal: Principal, params: PageParams
+) -> Rows[SubProcessor]:
     statement = scoped(select(SubProcessor), principal, serves)
     return paginate(session, statement, SubProcessor, params)
 
@@ -151,7 +153,7 @@ def list_subprocessors(session: Session, principal: Principal, params: PageParam
 def view(sub: SubProcessor, principal: Principal) -> SubProcessorPublic:
     return SubProcessorPublic(
         **sub.model_dump(exclude={"client_ids"}),
-        client_ids=sub.client_ids if principal.is_staff else [principal.client_id],
+        client_ids=sub.client_ids if principal.client_id is None else [principal.client_id],
         transfers=[
             CountryStanding(country=country, standing=standing.value)
             for country, standing in assessment(sub).countries.items()

@@ -21,11 +21,12 @@ class Standing(StrEnum):
 
 @cache
 def _data() -> dict[str, Any]:
-    return json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    return data
 
 
 def checked_on() -> str:
-    return _data()["checked_on"]
+    return str(_data()["checked_on"])
 
 
 def standing(country: str, *, dpf_certified: bool, commercial_organisation: bool) -> Standing:
