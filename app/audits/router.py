@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Query
 
 from app import workdays
 from app.audits import service
+from app.audits.dependencies import AuditDep, CalendarDep, StaffAuditDep
 from app.audits.schemas import (
     AuditCreate,
     AuditDecision,
@@ -21,13 +22,12 @@ from app.bounds import Day
 from app.clients.dependencies import StaffClientDep, VisibleClientDep
 from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
-from app.errors import RuleViolation, field_errors, problem_responses
+from app.errors import problem_responses
 from app.pagination import Page, PageDep, page_of
 from app.routing import api_router
 
 router = api_router("/v1/clients/{client_id}/audits", "audits", 404)
 calendar = api_router("/v1/calendar", "calendar")
-AuditIdPath = Annotated[str, Path(max_length=40, description="An audit id (`aud_…`).")]
 
 
 @router.post("", status_code=201, summary="Request an audit", response_model=AuditPublic)
@@ -56,8 +56,8 @@ def list_audits(
 
 
 @router.get("/{audit_id}", summary="Get an audit", response_model=AuditPublic)
-def get_audit(audit_id: AuditIdPath, client: VisibleClientDep, session: SessionDep) -> Any:
-    return service.get_audit(session, client, audit_id)
+def get_audit(audit: AuditDep) -> Any:
+    return audit
 
 
 @router.post(
@@ -67,8 +67,7 @@ def get_audit(audit_id: AuditIdPath, client: VisibleClientDep, session: SessionD
     responses=problem_responses(403, 409),
 )
 def accept(
-    audit_id: AuditIdPath,
-    client: StaffClientDep,
+    audit: StaffAuditDep,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -78,7 +77,6 @@ def accept(
     """A court order a client declared (`pending_verification`) is accepted only with the
     `court_name`, `court_order_date` and `court_order_ref` staff checked (422, rule
     `audit-court-order-verification`)."""
-    audit = service.get_audit(session, client, audit_id)
     return service.accept(session, clock, settings, principal, audit, data or AuditDecision())
 
 
@@ -89,8 +87,7 @@ def accept(
     responses=problem_responses(403, 409),
 )
 def reject(
-    audit_id: AuditIdPath,
-    client: StaffClientDep,
+    audit: StaffAuditDep,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -98,7 +95,6 @@ def reject(
 ) -> Any:
     """Every rejection needs a `reason` (422, rule `audit-rejection-reason`), carried in
     `audit.rejected`."""
-    audit = service.get_audit(session, client, audit_id)
     return service.reject(session, clock, settings, audit, data.reason if data else None)
 
 
@@ -110,15 +106,14 @@ def reject(
 )
 def schedule(
     data: AuditSchedule,
-    audit_id: AuditIdPath,
     client: StaffClientDep,
+    audit: StaffAuditDep,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> Any:
     """A penetration test needs the tripartite agreement: testing organisation, a test window
     inside the audit dates, the nature of the tests and the liability release."""
-    audit = service.get_audit(session, client, audit_id)
     return service.schedule(session, clock, settings, client, audit, data)
 
 
@@ -128,10 +123,7 @@ def schedule(
     response_model=AuditPublic,
     responses=problem_responses(403, 409),
 )
-def complete(
-    audit_id: AuditIdPath, client: StaffClientDep, session: SessionDep, clock: ClockDep
-) -> Any:
-    audit = service.get_audit(session, client, audit_id)
+def complete(audit: StaffAuditDep, session: SessionDep, clock: ClockDep) -> Any:
     return service.complete(session, clock, audit)
 
 
@@ -142,35 +134,13 @@ def complete(
     responses=problem_responses(403, 409),
 )
 def cancel(
-    audit_id: AuditIdPath,
-    client: VisibleClientDep,
+    audit: AuditDep,
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> Any:
-    audit = service.get_audit(session, client, audit_id)
     return service.cancel(session, clock, settings, principal, audit)
-
-
-CalendarQuery = Annotated[
-    str, Query(max_length=16, description="`FR`, or a subdivision such as `FR-57`.")
-]
-
-
-def _check_calendar(code: str) -> str:
-    if workdays.is_supported(code):
-        return code
-    country = code.split("-")[0].upper()
-    subdivisions = sorted(c for c in workdays.supported_calendars() if c.startswith(f"{country}-"))
-    raise RuleViolation(
-        "unknown-calendar",
-        f"Unknown holiday calendar {code!r}. Use a country code, or COUNTRY-SUBDIVISION as the "
-        "holidays package names them.",
-        supported_countries=workdays.country_codes(),
-        supported_subdivisions=subdivisions or None,
-        errors=field_errors("query.calendar", "unknown calendar"),
-    )
 
 
 @calendar.get(
@@ -183,9 +153,8 @@ def earliest_audit_start(
     received: Annotated[
         Day, Query(description="The day the request is received (client's time zone).")
     ],
-    calendar: CalendarQuery = "FR",
+    code: CalendarDep,
 ) -> Any:
-    code = _check_calendar(calendar)
     notice = workdays.working_days_after(received, workdays.AUDIT_NOTICE_WORKING_DAYS, code)
     return EarliestStart(
         received=received,
@@ -204,10 +173,9 @@ def earliest_audit_start(
 def working_days(
     _principal: PrincipalDep,
     start: Annotated[Day, Query(description="The day to count from (not counted).")],
+    code: CalendarDep,
     days: int = Query(30, ge=1, le=366),
-    calendar: CalendarQuery = "FR",
 ) -> Any:
-    code = _check_calendar(calendar)
     found = workdays.working_days_after(start, days, code)
     return WorkingDays(start=start, calendar=code, days=days, working_days=found, end=found[-1])
 
@@ -217,8 +185,7 @@ def working_days(
 )
 def holidays_of(
     _principal: PrincipalDep,
+    code: CalendarDep,
     year: int = Query(ge=1970, le=2100),
-    calendar: CalendarQuery = "FR",
 ) -> Any:
-    code = _check_calendar(calendar)
     return [Holiday(date=day, name=name) for day, name in workdays.holidays_of(code, year).items()]

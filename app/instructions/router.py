@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import Path
+from typing import Any
 
 from app.auth.dependencies import PrincipalDep
-from app.clients.dependencies import StaffClientDep, VisibleClientDep
+from app.clients.dependencies import VisibleClientDep
 from app.context import ClockDep, SettingsDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.instructions import service
+from app.instructions.dependencies import OtherVersionDep, StaffVersionDep, VersionDep
 from app.instructions.schemas import (
     InstructionAcknowledge,
     InstructionCreate,
@@ -21,8 +20,6 @@ from app.pagination import Page, PageDep
 from app.routing import api_router
 
 instructions = api_router("/v1/clients/{client_id}/instructions", "instructions", 404)
-VersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="A version number (1, 2, …).")]
-OtherVersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="The version to compare.")]
 
 
 @instructions.post(
@@ -58,8 +55,8 @@ def current(client: VisibleClientDep, session: SessionDep) -> Any:
 
 
 @instructions.get("/{version}", summary="One version", response_model=InstructionPublic)
-def get_version(version: VersionPath, client: VisibleClientDep, session: SessionDep) -> Any:
-    return service.view(service.get_version(session, client, version))
+def get_version(version: VersionDep) -> Any:
+    return service.view(version)
 
 
 @instructions.get(
@@ -67,16 +64,8 @@ def get_version(version: VersionPath, client: VisibleClientDep, session: Session
     summary="What changed from one version to another",
     response_model=InstructionDiff,
 )
-def diff(
-    version: VersionPath,
-    other_version: OtherVersionPath,
-    client: VisibleClientDep,
-    session: SessionDep,
-) -> Any:
-    return service.diff(
-        service.get_version(session, client, version),
-        service.get_version(session, client, other_version),
-    )
+def diff(version: VersionDep, other_version: OtherVersionDep) -> Any:
+    return service.diff(version, other_version)
 
 
 @instructions.post(
@@ -86,8 +75,7 @@ def diff(
     responses=problem_responses(403, 409),
 )
 def acknowledge(
-    version: VersionPath,
-    client: StaffClientDep,
+    version: StaffVersionDep,
     principal: PrincipalDep,
     session: SessionDep,
     clock: ClockDep,
@@ -97,9 +85,8 @@ def acknowledge(
     `instruction-written-evidence`); one lacking other elements needs an
     `accept_incomplete_reason` (422, rule `instruction-incomplete`, with `missing`), recorded
     and shown. Missing security measures alone do not block: SCR's own measures apply."""
-    found = service.get_version(session, client, version)
     reason = data.accept_incomplete_reason if data else None
-    return service.view(service.acknowledge(session, clock, principal, found, reason))
+    return service.view(service.acknowledge(session, clock, principal, version, reason))
 
 
 @instructions.post(
@@ -110,13 +97,11 @@ def acknowledge(
 )
 def object_to(
     data: Objection,
-    version: VersionPath,
-    client: StaffClientDep,
+    version: StaffVersionDep,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> Any:
     """GDPR Art. 28(3): the client is told at once (`instruction.objected`, urgent), by e-mail
     too and with an escalation to staff when no endpoint of the client answers in time."""
-    found = service.get_version(session, client, version)
-    return service.view(service.object_to(session, clock, settings, found, data.reason))
+    return service.view(service.object_to(session, clock, settings, version, data.reason))
