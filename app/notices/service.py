@@ -272,32 +272,28 @@ def on_email(
     if notice.kind in ANSWERS and recipients:
         # One message per contact, each with its own link: the answer is recorded as the
         # client's, with the e-mail of the contact who gave it.
-        attempts = [
-            email.send(
-                session,
-                clock,
-                settings,
-                subject=event.subject,
-                client_id=notice.client_id,
-                recipients=[recipient],
-                title=title,
-                body=f"{body}\n\n{links.invitation(session, clock, settings, notice, recipient)}",
+        messages = [
+            (
+                [recipient],
+                f"{body}\n\n{links.invitation(session, clock, settings, notice, recipient)}",
             )
             for recipient in recipients
         ]
     else:
-        attempts = [
-            email.send(
-                session,
-                clock,
-                settings,
-                subject=event.subject,
-                client_id=notice.client_id,
-                recipients=recipients,
-                title=title,
-                body=body,
-            )
-        ]
+        messages = [(recipients, body)]
+    attempts = [
+        email.send(
+            session,
+            clock,
+            settings,
+            subject=event.subject,
+            client_id=notice.client_id,
+            recipients=to,
+            title=title,
+            body=text,
+        )
+        for to, text in messages
+    ]
     accepted = [a for a in attempts if a.outcome == AttemptOutcome.success]
     if accepted:
         # The client's designated contacts have it: that is a notification.

@@ -107,34 +107,21 @@ def complete(
 
 
 def on_reminder(session: Session, clock: Clock, request_id: str) -> None:
-    request = session.get(DataSubjectRequest, request_id)
-    if request is None or request.status != DsrStatus.open:
-        return
-    for audience in (request.client_id, None):
-        events.emit(
-            session,
-            clock,
-            "data_subject_request.reminder",
-            request.id,
-            message(request),
-            client_id=audience,
-        )
+    _tell_both(session, clock, request_id, "data_subject_request.reminder")
 
 
 def on_overdue(session: Session, clock: Clock, request_id: str) -> None:
     """Seed §2.5: the client ordered it by a date; past it, both sides are told, once."""
+    _tell_both(session, clock, request_id, "data_subject_request.overdue")
+
+
+def _tell_both(session: Session, clock: Clock, request_id: str, event_type: str) -> None:
+    """The client and SCR staff, while the request is still open."""
     request = session.get(DataSubjectRequest, request_id)
     if request is None or request.status != DsrStatus.open:
         return
     for audience in (request.client_id, None):
-        events.emit(
-            session,
-            clock,
-            "data_subject_request.overdue",
-            request.id,
-            message(request),
-            client_id=audience,
-        )
+        events.emit(session, clock, event_type, request.id, message(request), client_id=audience)
 
 
 def get(session: Session, client: Client, request_id: str) -> DataSubjectRequest:
