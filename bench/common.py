@@ -19,10 +19,14 @@ from pathlib import Path
 import httpx
 import psutil
 
-from app import migrate
+from app import crypto, migrate
+from app.settings import Settings
 from tests.pg import Cluster, free_port
 
 SECRET = "bench-secret-key"
+# Rows a benchmark writes itself (endpoints and their signing secrets) are sealed as the
+# `dpa serve` it starts (DPA_SECRET_KEY=SECRET) seals them, so that server can open them.
+crypto.configure(Settings(_env_file=None, secret_key=SECRET).sealing_ring)
 
 
 def parser(description: str) -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ from app.events import service as events_service
 from app.events.schemas import EndpointCreate
 from app.events.signing import body, headers, new_secret
 from bench.common import Receiver, Server, database, parser, report
+from bench.profile import Profiler, summary
 from tests.pg import free_port
 
 CLIENTS, PER_CLIENT, CONCURRENCY = 1000, 2, 64
@@ -133,7 +134,11 @@ def hello_rss() -> float:
 
 
 def main() -> None:
-    args = parser(__doc__ or "").parse_args()
+    cli = parser(__doc__ or "")
+    cli.add_argument(
+        "--profile", action="store_true", help="sample the server with py-spy; print a summary"
+    )
+    args = cli.parse_args()
     receiver = Receiver()
     try:
         requests = signed_requests(receiver)
@@ -158,6 +163,7 @@ def main() -> None:
 
                 sampler = threading.Thread(target=sample, daemon=True)
                 sampler.start()
+                profiler = Profiler(server.process.pid) if args.profile else None
                 started = time.perf_counter()
                 response = httpx.post(
                     f"{server.url}/v1/breaches",
@@ -175,6 +181,8 @@ def main() -> None:
                 accepted = time.perf_counter() - started
                 receiver.wait_for(CLIENTS * PER_CLIENT)
                 dpa_seconds = time.perf_counter() - started
+                if profiler is not None:
+                    print(summary(profiler.stop()), flush=True)
                 done.set()
                 sampler.join()
             finally:

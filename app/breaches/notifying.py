@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from app.auth.principal import Principal
@@ -21,7 +22,6 @@ from app.events import timers
 from app.events.timers import TimerKind
 from app.ids import new_id
 from app.notices import service as notices
-from app.notices.models import Notice
 from app.settings import Settings
 
 REMINDER, DEADLINE = TimerKind.breach_reminder, TimerKind.breach_deadline
@@ -42,8 +42,7 @@ def create_breach(
             errors=field_errors("body.client_ids", f"unknown client {unknown[0]}"),
         )
     breach = _new_breach(session, clock, principal, data)
-    for client_id in data.client_ids:
-        _notify(session, clock, settings, breach, client_id)
+    _notify(session, clock, settings, breach, data.client_ids)
     return breach
 
 
@@ -127,34 +126,42 @@ def staff_message(breach: Breach, **extra: Any) -> dict[str, Any]:
 
 
 def _notify(
-    session: Session, clock: Clock, settings: Settings, breach: Breach, client_id: str
-) -> BreachNotice:
+    session: Session, clock: Clock, settings: Settings, breach: Breach, client_ids: list[str]
+) -> None:
+    """Each client's part of the breach, its notice, its reminders and its 72-hour deadline,
+    written for all clients at once (multi-row inserts: a breach may touch thousands)."""
     now = clock.now()
-    notice = BreachNotice(
-        id=new_id("bcn"),
-        breach_id=breach.id,
-        client_id=client_id,
-        notify_deadline=deadlines.notify_deadline(breach.aware_at),
-        created_at=now,
-    )
-    session.add(notice)
-    tell(
-        session, clock, settings, breach, notice, "breach.notified", client_message(breach, notice)
-    )
-    for due_at in deadlines.reminder_times(breach.aware_at, settings.breach_reminder_hours, now):
-        timers.schedule(
-            session, clock, kind=REMINDER, subject=notice.id, due_at=due_at, client_id=client_id
+    deadline = deadlines.notify_deadline(breach.aware_at)
+    parts = [
+        BreachNotice(
+            id=new_id("bcn"),
+            breach_id=breach.id,
+            client_id=client_id,
+            notify_deadline=deadline,
+            created_at=now,
         )
-    # A deadline already past (aware_at more than 72 h ago) fires at once.
-    timers.schedule(
+        for client_id in client_ids
+    ]
+    session.execute(insert(BreachNotice), [part.model_dump() for part in parts])
+    tell_many(
         session,
         clock,
-        kind=DEADLINE,
-        subject=notice.id,
-        due_at=notice.notify_deadline,
-        client_id=client_id,
+        settings,
+        breach,
+        "breach.notified",
+        [(part, client_message(breach, part)) for part in parts],
     )
-    return notice
+    reminders = deadlines.reminder_times(breach.aware_at, settings.breach_reminder_hours, now)
+    timers.schedule_many(
+        session,
+        [
+            timers.row(clock, REMINDER, p.id, due_at, p.client_id)
+            for p in parts
+            for due_at in reminders
+        ]
+        # A deadline already past (aware_at more than 72 h ago) fires at once.
+        + [timers.row(clock, DEADLINE, p.id, p.notify_deadline, p.client_id) for p in parts],
+    )
 
 
 def tell(
@@ -165,18 +172,28 @@ def tell(
     notice: BreachNotice,
     event_type: str,
     data: dict[str, Any],
-) -> Notice:
+) -> None:
     """Every breach message to a client is a notice: escalated to staff and e-mailed when no
     endpoint of the client answers 2xx within the escalation delay (SPEC §8.1, §8.4)."""
-    return notices.send(
+    tell_many(session, clock, settings, breach, event_type, [(notice, data)])
+
+
+def tell_many(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    breach: Breach,
+    event_type: str,
+    messages: list[tuple[BreachNotice, dict[str, Any]]],
+) -> None:
+    """`tell` each client its message, in one fan-out."""
+    notices.send_many(
         session,
         clock,
         kind=NOTICE_KIND,
-        subject=notice.id,
-        client_id=notice.client_id,
         event_type=event_type,
         event_subject=breach.id,
-        data=data,
+        parts=[notices.Part(notice.id, notice.client_id, data) for notice, data in messages],
         escalate_after=timedelta(minutes=settings.breach_escalation_minutes),
         escalation_type="breach.escalated",
     )

@@ -14,7 +14,7 @@ from app.breaches.notifying import (
     STAFF_REMINDER,
     client_message,
     staff_message,
-    tell,
+    tell_many,
 )
 from app.breaches.schemas import BreachStatus, BreachUpdateCreate
 from app.breaches.views import late_against_event, notices_of
@@ -154,9 +154,11 @@ def add_update(
         )
     )
     session.flush()
-    for notice in notices_of(session, breach.id):
-        message = client_message(breach, notice, changes=changes, note=data.note)
-        tell(session, clock, settings, breach, notice, "breach.updated", message)
+    messages = [
+        (notice, client_message(breach, notice, changes=changes, note=data.note))
+        for notice in notices_of(session, breach.id)
+    ]
+    tell_many(session, clock, settings, breach, "breach.updated", messages)
     return breach
 
 

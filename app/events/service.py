@@ -3,10 +3,11 @@ caller's transaction, so an event exists exactly when the change it reports does
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, col, select
 
 from app.auth.principal import Principal, load, scoped
@@ -36,58 +37,131 @@ def emit(
 ) -> Event:
     """Record an event for a client (or, with client_id None, for SCR staff) and queue one
     delivery per enabled endpoint of that audience subscribed to the type."""
-    if type not in types.EVENT_TYPES:
-        raise ValueError(f"unknown event type {type!r}")
-    contract.check(type, data)  # an event that leaves its schema is never sent
+    _check(type, data)
     now = clock.now()
     event = Event(
-        id=new_id("evt"),
-        type=type,
-        client_id=client_id,
-        subject=subject,
-        data=data,
-        urgent=types.is_urgent(type),
-        created_at=now,
-        only_endpoint_id=only_endpoint_id,
+        **_event_row(type, subject, data, client_id, now), only_endpoint_id=only_endpoint_id
     )
     session.add(event)
-    for endpoint in _receivers(session, client_id, type, only_endpoint_id):
-        _queue(session, event, endpoint.id, now)
+    for endpoint_id in _endpoints_for(session, client_id, type, only_endpoint_id):
+        _queue(session, event, endpoint_id, now)
     return event
 
 
-def _receivers(
-    session: Session, client_id: str | None, event_type: str, only_endpoint_id: str | None
-) -> list[WebhookEndpoint]:
-    statement = select(WebhookEndpoint).where(col(WebhookEndpoint.enabled).is_(True))
-    statement = statement.where(
-        col(WebhookEndpoint.client_id).is_(None)
-        if client_id is None
-        else col(WebhookEndpoint.client_id) == client_id
-    )
-    if only_endpoint_id is not None:
-        return list(session.exec(statement.where(WebhookEndpoint.id == only_endpoint_id)))
-    return [e for e in session.exec(statement) if types.subscribed(e.event_types, event_type)]
+@dataclass(frozen=True)
+class Emitted:
+    event_id: str
+    client_id: str | None
+    deliveries: int  # how many endpoints it was queued for: 0 when the audience has none
+
+
+def emit_many(
+    session: Session,
+    clock: Clock,
+    type: str,
+    subject: str,
+    items: list[tuple[str | None, dict[str, Any]]],
+) -> list[Emitted]:
+    """`emit` for many audiences at once (a fan-out): one query for their endpoints, and the
+    events and deliveries written as two multi-row inserts, not one unit of work per row."""
+    for _, data in items:
+        _check(type, data)
+    now = clock.now()
+    found = receivers(session, [client_id for client_id, _ in items], type)
+    events = [_event_row(type, subject, data, client_id, now) for client_id, data in items]
+    deliveries = [
+        _delivery_row(event["id"], endpoint_id, event["urgent"], now)
+        for event in events
+        for endpoint_id in found[event["client_id"]]
+    ]
+    if events:
+        session.execute(insert(Event), events)
+    if deliveries:
+        session.execute(insert(Delivery), deliveries)
+        wake.work_written(session)
+    return [Emitted(e["id"], e["client_id"], len(found[e["client_id"]])) for e in events]
+
+
+def _check(type: str, data: dict[str, Any]) -> None:
+    if type not in types.EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    contract.check(type, data)  # an event that leaves its schema is never sent
+
+
+def _event_row(
+    type: str, subject: str, data: dict[str, Any], client_id: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_id("evt"),
+        "type": type,
+        "client_id": client_id,
+        "subject": subject,
+        "data": data,
+        "urgent": types.is_urgent(type),
+        "created_at": now,
+    }
+
+
+def _delivery_row(event_id: str, endpoint_id: str, urgent: bool, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id("dlv"),
+        "event_id": event_id,
+        "endpoint_id": endpoint_id,
+        "status": DeliveryStatus.pending.value,
+        "urgent": urgent,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def _queue(session: Session, event: Event, endpoint_id: str, now: datetime) -> Delivery:
-    delivery = Delivery(
-        id=new_id("dlv"),
-        event_id=event.id,
-        endpoint_id=endpoint_id,
-        status=DeliveryStatus.pending.value,
-        urgent=event.urgent,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    delivery = Delivery(**_delivery_row(event.id, endpoint_id, event.urgent, now))
     session.add(delivery)
     wake.work_written(session)
     return delivery
 
 
+def _endpoints_for(
+    session: Session, client_id: str | None, event_type: str, only_endpoint_id: str | None
+) -> list[str]:
+    """The endpoints an event goes to: its audience's subscribed ones, or the one it names
+    (an endpoint test) if that one is still enabled and the audience's."""
+    if only_endpoint_id is None:
+        return receivers(session, [client_id], event_type)[client_id]
+    statement = select(WebhookEndpoint.id).where(
+        WebhookEndpoint.id == only_endpoint_id,
+        col(WebhookEndpoint.enabled).is_(True),
+        col(WebhookEndpoint.client_id).is_(None)
+        if client_id is None
+        else col(WebhookEndpoint.client_id) == client_id,
+    )
+    return list(session.exec(statement))
+
+
+def receivers(
+    session: Session, client_ids: list[str | None], event_type: str
+) -> dict[str | None, list[str]]:
+    """For each audience (a client, or None for SCR staff), its enabled endpoints subscribed
+    to the type: one query however many audiences."""
+    found: dict[str | None, list[str]] = {client_id: [] for client_id in client_ids}
+    named = {client_id for client_id in client_ids if client_id is not None}
+    audience = [col(WebhookEndpoint.client_id).in_(named)] if named else []
+    if None in found:
+        audience.append(col(WebhookEndpoint.client_id).is_(None))
+    if not audience:
+        return found
+    statement = select(
+        col(WebhookEndpoint.id), col(WebhookEndpoint.client_id), col(WebhookEndpoint.event_types)
+    ).where(col(WebhookEndpoint.enabled).is_(True), or_(*audience))
+    for endpoint_id, client_id, event_types in session.exec(statement):
+        if types.subscribed(event_types, event_type):
+            found[client_id].append(endpoint_id)
+    return found
+
+
 def has_receiver(session: Session, client_id: str | None, event_type: str) -> bool:
     """Whether an enabled endpoint of this audience is subscribed to the type."""
-    return bool(_receivers(session, client_id, event_type, None))
+    return bool(receivers(session, [client_id], event_type)[client_id])
 
 
 def about(
@@ -341,10 +415,10 @@ def redeliver(session: Session, clock: Clock, event: Event) -> list[Delivery]:
         for d in session.exec(select(Delivery).where(Delivery.event_id == event.id))
     }
     queued = []
-    for endpoint in _receivers(session, event.client_id, event.type, event.only_endpoint_id):
-        delivery = existing.get(endpoint.id)
+    for endpoint_id in _endpoints_for(session, event.client_id, event.type, event.only_endpoint_id):
+        delivery = existing.get(endpoint_id)
         if delivery is None:
-            queued.append(_queue(session, event, endpoint.id, now))
+            queued.append(_queue(session, event, endpoint_id, now))
             continue
         if delivery.status == DeliveryStatus.pending and delivery.lease_owner is not None:
             queued.append(delivery)  # in flight right now

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, func, insert, update
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
@@ -75,19 +75,39 @@ def schedule(
     payload: dict[str, Any] | None = None,
     client_id: str | None = None,
 ) -> Timer:
-    timer = Timer(
-        id=new_id("tmr"),
-        kind=kind,
-        subject=subject,
-        client_id=client_id,
-        due_at=due_at,
-        status=TimerStatus.pending.value,
-        payload=payload or {},
-        created_at=clock.now(),
-    )
+    timer = Timer(**row(clock, kind, subject, due_at, client_id, payload))
     session.add(timer)
     wake.work_written(session)
     return timer
+
+
+def row(
+    clock: Clock,
+    kind: str,
+    subject: str,
+    due_at: datetime,
+    client_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A pending timer, as `schedule_many` takes it."""
+    return {
+        "id": new_id("tmr"),
+        "kind": kind,
+        "subject": subject,
+        "client_id": client_id,
+        "due_at": due_at,
+        "status": TimerStatus.pending.value,
+        "payload": payload or {},
+        "created_at": clock.now(),
+    }
+
+
+def schedule_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Many timers (built with `row`) in one multi-row insert: a fan-out's reminders and
+    deadlines."""
+    if rows:
+        session.execute(insert(Timer), rows)
+        wake.work_written(session)
 
 
 def cancel(session: Session, clock: Clock, *, subject: str, kinds: list[str] | None = None) -> int:

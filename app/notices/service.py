@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from app.clients import service as clients_service
@@ -107,33 +108,79 @@ def send(
     """Write the event for the client and its notice, pending until it arrives. `subject` is
     the client's part the notice is about (its breach notice, its change recipient row);
     `event_subject` the record the event is filed under (the breach, the change notice)."""
+    (notice_id,) = send_many(
+        session,
+        clock,
+        kind=kind,
+        event_type=event_type,
+        event_subject=event_subject,
+        parts=[Part(subject, client_id, data)],
+        escalate_after=escalate_after,
+        escalation_type=escalation_type,
+    )
+    notice = session.get(Notice, notice_id)
+    assert notice is not None
+    return notice
+
+
+@dataclass(frozen=True)
+class Part:
+    """One client's notice in a fan-out: its part of the record, and what it is told."""
+
+    subject: str
+    client_id: str
+    data: dict[str, Any]
+
+
+def send_many(
+    session: Session,
+    clock: Clock,
+    *,
+    kind: str,
+    event_type: str,
+    event_subject: str,
+    parts: list[Part],
+    escalate_after: timedelta,
+    escalation_type: str = "notice.escalated",
+) -> list[str]:
+    """`send` to many clients at once (a breach's fan-out): events, deliveries, notices and
+    escalation timers written as multi-row inserts. Returns the notices' ids, in order."""
     if event_type not in NOTICE_TYPES:
         raise ValueError(f"{event_type!r} is not a notice type (notices.service.NOTICE_TYPES)")
-    event = events.emit(session, clock, event_type, event_subject, data, client_id=client_id)
-    notice = Notice(
-        id=new_id("ntc"),
-        kind=kind,
-        subject=subject,
-        client_id=client_id,
-        event_id=event.id,
-        event_type=event_type,
-        urgent=types.is_urgent(event_type),
-        escalation_type=escalation_type,
-        created_at=clock.now(),
+    emitted = events.emit_many(
+        session, clock, event_type, event_subject, [(part.client_id, part.data) for part in parts]
     )
-    session.add(notice)
-    if events.has_receiver(session, client_id, event_type):
-        timers.schedule(
-            session,
-            clock,
-            kind=ESCALATION,
-            subject=notice.id,
-            client_id=client_id,
-            due_at=clock.now() + escalate_after,
-        )
-    else:
-        _escalate(session, clock, notice, event, f"the client has no endpoint for {event_type}")
-    return notice
+    now = clock.now()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id("ntc"),
+            "kind": kind,
+            "subject": part.subject,
+            "client_id": part.client_id,
+            "event_id": event.event_id,
+            "event_type": event_type,
+            "urgent": types.is_urgent(event_type),
+            "escalation_type": escalation_type,
+            "created_at": now,
+        }
+        for part, event in zip(parts, emitted, strict=True)
+    ]
+    if rows:
+        session.execute(insert(Notice), rows)
+    reached = [(row, event) for row, event in zip(rows, emitted, strict=True) if event.deliveries]
+    timers.schedule_many(
+        session,
+        [
+            timers.row(clock, ESCALATION, row["id"], now + escalate_after, row["client_id"])
+            for row, _ in reached
+        ],
+    )
+    for row, event in zip(rows, emitted, strict=True):
+        if not event.deliveries:
+            notice, sent = session.get(Notice, row["id"]), session.get(Event, event.event_id)
+            assert notice is not None and sent is not None
+            _escalate(session, clock, notice, sent, f"the client has no endpoint for {event_type}")
+    return [row["id"] for row in rows]
 
 
 def of_subject(session: Session, subject: str, client_id: str | None = None) -> list[Notice]:
