@@ -73,11 +73,12 @@ def _tell(session: Session, clock: Clock, settings: Settings, request: Disclosur
 
 
 @notices.on_notified(NOTICE_KIND)
-def on_notified(session: Session, clock: Clock, notice: Notice) -> None:
-    request = session.get(DisclosureRequest, notice.subject)
-    if request is not None and request.notified_at is None:
-        request.notified_at, request.status = notice.notified_at, NOTIFIED
-        session.add(request)
+def on_notified(session: Session, clock: Clock, sent: list[Notice]) -> None:
+    for notice in sent:
+        request = session.get(DisclosureRequest, notice.subject)
+        if request is not None and request.notified_at is None:
+            request.notified_at, request.status = notice.notified_at, NOTIFIED
+            session.add(request)
 
 
 def _message(request: DisclosureRequest) -> dict[str, Any]:

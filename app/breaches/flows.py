@@ -3,7 +3,9 @@ the events engine. (Delivery, escalation and the e-mail fallback are app/notices
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from datetime import datetime
+
+from sqlmodel import Session, col, select
 
 from app.breaches.models import Breach, BreachNotice
 from app.breaches.notifying import (
@@ -87,14 +89,22 @@ def on_deadline(session: Session, clock: Clock, timer: Timer, settings: Settings
 
 
 @notices.on_notified(NOTICE_KIND)
-def on_notified(session: Session, clock: Clock, sent: Notice) -> None:
-    """One of the client's breach messages reached it (each carries the whole Art. 33(3)
-    content): the first sets notified_at, and the deadline timer stops. Reminders go on until
-    the client acknowledges."""
-    notice = session.get(BreachNotice, sent.subject)
-    if notice is None or notice.notified_at is not None:
-        return
-    assert sent.notified_at is not None
-    notice.notified_at = sent.notified_at
-    session.add(notice)
-    timers.cancel(session, clock, subject=notice.id, kinds=[DEADLINE])
+def on_notified(session: Session, clock: Clock, sent: list[Notice]) -> None:
+    """Clients' breach messages reached them (each carries the whole Art. 33(3) content): the
+    first to reach a client sets its notified_at, and its deadline timer stops. Reminders go on
+    until the client acknowledges."""
+    arrived: dict[str, datetime] = {}
+    for notice in sent:
+        assert notice.notified_at is not None
+        arrived[notice.subject] = min(
+            notice.notified_at, arrived.get(notice.subject, notice.notified_at)
+        )
+    parts = session.exec(
+        select(BreachNotice).where(
+            col(BreachNotice.id).in_(arrived), col(BreachNotice.notified_at).is_(None)
+        )
+    ).all()
+    for part in parts:
+        part.notified_at = arrived[part.id]
+        session.add(part)
+    timers.cancel_many(session, clock, [part.id for part in parts], kinds=[DEADLINE])

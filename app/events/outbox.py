@@ -27,8 +27,9 @@ log = logging.getLogger("dpa.events.outbox")
 EXCERPT_BYTES = 4096
 
 # Domains that must know when a message of theirs got through (a breach notice's notified_at)
-# register here; the hook runs in the transaction that records the successful attempt.
-DeliveredHook = Callable[[Session, Clock, Event, Delivery], None]
+# register here; the hook runs in the transaction that records the successful attempts, once
+# per event type with every delivery of that type whose first 2xx it records.
+DeliveredHook = Callable[[Session, Clock, list[Delivery]], None]
 DELIVERED_HOOKS: dict[str, list[DeliveredHook]] = {}
 
 
@@ -259,10 +260,14 @@ def record_once(
     from app.events import service  # the service emits endpoint.disabled
 
     disabled: list[str] = []
+    first_successes: dict[str, list[Delivery]] = {}
     with Session(engine) as session:
         now = clock.now()
+        # One query for the batch, none per result: the changes are flushed together.
+        ids = [result.claimed.delivery_id for result in results]
+        found = {d.id: d for d in session.exec(select(Delivery).where(col(Delivery.id).in_(ids)))}
         for result in results:
-            delivery = session.get(Delivery, result.claimed.delivery_id)
+            delivery = found.get(result.claimed.delivery_id)
             if delivery is None:
                 continue
             if delivery.lease_owner != owner:
@@ -286,12 +291,8 @@ def record_once(
                 delivery.status = DeliveryStatus.delivered.value
                 delivery.delivered_at = result.attempted_at
                 delivery.next_attempt_at = None
-                hooks = DELIVERED_HOOKS.get(result.claimed.event_type, [])
-                if first_success and hooks:  # load the event only where a domain listens
-                    event = session.get(Event, delivery.event_id)
-                    for hook in hooks:
-                        if event is not None:
-                            hook(session, clock, event, delivery)
+                if first_success:
+                    first_successes.setdefault(result.claimed.event_type, []).append(delivery)
             elif result.gone:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.failed.value, None
                 endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
@@ -334,6 +335,9 @@ def record_once(
                     next_attempt_at=next_attempt_at,
                 )
             )
+        for event_type, delivered in first_successes.items():
+            for hook in DELIVERED_HOOKS.get(event_type, []):
+                hook(session, clock, delivered)
         session.commit()
     return disabled
 

@@ -112,9 +112,18 @@ def schedule_many(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def cancel(session: Session, clock: Clock, *, subject: str, kinds: list[str] | None = None) -> int:
     """Cancel the pending timers of a subject (all, or of these kinds). Fired ones stay fired."""
+    return cancel_many(session, clock, [subject], kinds)
+
+
+def cancel_many(
+    session: Session, clock: Clock, subjects: list[str], kinds: list[str] | None = None
+) -> int:
+    """`cancel` for several subjects, in one statement."""
+    if not subjects:
+        return 0
     statement = (
         update(Timer)
-        .where(col(Timer.subject) == subject, col(Timer.status) == TimerStatus.pending.value)
+        .where(col(Timer.subject).in_(subjects), col(Timer.status) == TimerStatus.pending.value)
         .values(status=TimerStatus.cancelled.value, cancelled_at=clock.now())
     )
     if kinds is not None:

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from app.clock import Clock
 from app.events import outbox, timers
-from app.events.models import Delivery, Event, Timer
+from app.events.models import Delivery, Timer
 from app.notices import service
 from app.settings import Settings
 
@@ -22,10 +22,10 @@ def _email(session: Session, clock: Clock, timer: Timer, settings: Settings) -> 
     service.on_email(session, clock, settings, timer.subject, timer.payload)
 
 
-def _delivered(session: Session, clock: Clock, event: Event, delivery: Delivery) -> None:
+def _delivered(session: Session, clock: Clock, deliveries: list[Delivery]) -> None:
     """notified_at: the first 2xx from one of the client's endpoints (SPEC §8.4)."""
-    assert delivery.delivered_at is not None
-    service.on_delivered(session, clock, event.id, delivery.delivered_at)
+    arrived = [(d.event_id, d.delivered_at) for d in deliveries if d.delivered_at is not None]
+    service.on_delivered(session, clock, arrived)
 
 
 for _type in service.NOTICE_TYPES:

@@ -50,7 +50,8 @@ NOTICE_TYPES = (
     "audit.scheduled",
     "audit.cancelled",
 )
-NOTIFIED_HOOKS: dict[str, Callable[[Session, Clock, Notice], None]] = {}
+# Each gets every notice of its kind that arrived in one transaction (a batch of 2xx).
+NOTIFIED_HOOKS: dict[str, Callable[[Session, Clock, list[Notice]], None]] = {}
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ Answer = Callable[[Session, Clock, Notice, ContactAnswer], None]
 ANSWERS: dict[str, tuple[tuple[str, ...], Answer]] = {}
 
 
-NotifiedHook = Callable[[Session, Clock, Notice], None]
+NotifiedHook = Callable[[Session, Clock, list[Notice]], None]
 
 
 def on_notified(kind: str) -> Callable[[NotifiedHook], NotifiedHook]:
@@ -209,36 +210,55 @@ def acknowledge(
     """The client confirms it has the notices about `subject`: that proves receipt, so each
     becomes notified (if no channel had got through yet) and acknowledged."""
     now = clock.now()
+    found = of_subject(session, subject, client_id)
     acknowledged = []
-    for notice in of_subject(session, subject, client_id):
+    for notice in found:
         if notice.acknowledged_at is None:
             notice.acknowledged_at, notice.acknowledged_by = now, by
             session.add(notice)
             acknowledged.append(notice)
-        if notice.notified_at is None:
-            _mark_notified(session, clock, notice, now, NotifiedVia.acknowledgement)
+    arrived = [(notice, now) for notice in found]
+    _mark_notified(session, clock, arrived, NotifiedVia.acknowledgement)
     return acknowledged
 
 
 def _mark_notified(
-    session: Session, clock: Clock, notice: Notice, at: datetime, via: NotifiedVia
+    session: Session, clock: Clock, arrived: list[tuple[Notice, datetime]], via: NotifiedVia
 ) -> None:
-    notice.notified_at, notice.notified_via = at, via.value
-    session.add(notice)
-    timers.cancel(session, clock, subject=notice.id, kinds=[ESCALATION, EMAIL])
-    hook = NOTIFIED_HOOKS.get(notice.kind)
-    if hook is not None:
-        hook(session, clock, notice)
+    """These notices reached their clients (each at its time): notified, their escalation and
+    e-mail timers stop, and each domain's hook learns of its own, in one call per kind."""
+    by_kind: dict[str, list[Notice]] = {}
+    for notice, at in arrived:
+        if notice.notified_at is not None:
+            continue  # the first arrival counts
+        notice.notified_at, notice.notified_via = at, via.value
+        session.add(notice)
+        by_kind.setdefault(notice.kind, []).append(notice)
+    reached = [notice.id for notices in by_kind.values() for notice in notices]
+    timers.cancel_many(session, clock, reached, kinds=[ESCALATION, EMAIL])
+    for kind, notices in by_kind.items():
+        hook = NOTIFIED_HOOKS.get(kind)
+        if hook is not None:
+            hook(session, clock, notices)
 
 
 # --- the engine's side (registered in flows.py) --------------------------------------------
 
 
-def on_delivered(session: Session, clock: Clock, event_id: str, delivered_at: datetime) -> None:
-    """A 2xx from one of the client's endpoints."""
-    notice = session.exec(select(Notice).where(Notice.event_id == event_id)).first()
-    if notice is not None and notice.notified_at is None:
-        _mark_notified(session, clock, notice, delivered_at, NotifiedVia.webhook)
+def on_delivered(session: Session, clock: Clock, delivered: list[tuple[str, datetime]]) -> None:
+    """2xx answers from clients' endpoints, as (event id, when): one query for the notices,
+    each notified at its event's first 2xx."""
+    first: dict[str, datetime] = {}
+    for event_id, at in delivered:
+        first[event_id] = min(at, first.get(event_id, at))
+    statement = select(Notice).where(
+        col(Notice.event_id).in_(first), col(Notice.notified_at).is_(None)
+    )
+    arrived = sorted(
+        ((notice, first[notice.event_id]) for notice in session.exec(statement)),
+        key=lambda pair: (pair[1], pair[0].id),
+    )
+    _mark_notified(session, clock, arrived, NotifiedVia.webhook)
 
 
 def on_escalation(session: Session, clock: Clock, notice_id: str) -> None:
@@ -344,7 +364,7 @@ def on_email(
     accepted = [a for a in attempts if a.outcome == AttemptOutcome.success]
     if accepted:
         # The client's designated contacts have it: that is a notification.
-        _mark_notified(session, clock, notice, accepted[0].attempted_at, NotifiedVia.email)
+        _mark_notified(session, clock, [(notice, accepted[0].attempted_at)], NotifiedVia.email)
         return
     first_at = datetime.fromisoformat(payload.get("first_at", clock.now().isoformat()))
     retry_at = retry.next_retry(
