@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import CursorResult, DateTime, Engine, Result, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, Result, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -129,3 +129,12 @@ def affected(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE changed (a statement's result is a cursor result)."""
     assert isinstance(result, CursorResult)
     return result.rowcount
+
+
+def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """Many rows of a table in one statement (executemany, batched into multi-row INSERTs),
+    in the session's transaction: through Core, without the unit of work's cost per row.
+    Column defaults apply; every row names the same columns."""
+    if rows:
+        table: Table = model.__table__  # type: ignore[attr-defined]
+        session.execute(insert(table), rows)

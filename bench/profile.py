@@ -80,6 +80,7 @@ def summary(stacks: Counter[tuple[str, ...]], top: int = 25) -> str:
     total = sum(stacks.values()) or 1
     inclusive: Counter[str] = Counter()
     stage: Counter[str] = Counter()
+    other: Counter[str] = Counter()
     for stack, count in stacks.items():
         for name in {ours for frame in stack if (ours := _ours(frame)) is not None}:
             inclusive[name] += count
@@ -90,9 +91,12 @@ def summary(stacks: Counter[tuple[str, ...]], top: int = 25) -> str:
                 break
         else:
             stage["other (ours, stdlib, uvicorn)"] += count
+            other[innermost] += count
     lines = [f"# {total} samples with a thread busy"]
     lines += ["# where the innermost frame is (self time):"]
     lines += [f"{100 * n / total:6.1f} %  {label}" for label, n in stage.most_common()]
+    lines += ["# the busiest of those other innermost frames:"]
+    lines += [f"{100 * n / total:6.1f} %  {frame}" for frame, n in other.most_common(8)]
     lines += [f"# our functions, share of samples with them on the stack (top {top}):"]
     lines += [f"{100 * n / total:6.1f} %  {name}" for name, n in inclusive.most_common(top)]
     return "\n".join(lines)

@@ -4,10 +4,9 @@ fan-out, the timers it starts, and the messages' content. Every message to a cli
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from app.auth.principal import Principal
@@ -16,6 +15,7 @@ from app.breaches.models import Breach, BreachNotice
 from app.breaches.schemas import Art33Content, BreachCreate, BreachReport
 from app.clients import service as clients_service
 from app.clock import Clock
+from app.db import insert_rows
 from app.errors import RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
@@ -132,35 +132,38 @@ def _notify(
     written for all clients at once (multi-row inserts: a breach may touch thousands)."""
     now = clock.now()
     deadline = deadlines.notify_deadline(breach.aware_at)
-    parts = [
-        BreachNotice(
-            id=new_id("bcn"),
-            breach_id=breach.id,
-            client_id=client_id,
-            notify_deadline=deadline,
-            created_at=now,
-        )
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id("bcn"),
+            "breach_id": breach.id,
+            "client_id": client_id,
+            "notify_deadline": deadline,
+            "created_at": now,
+        }
         for client_id in client_ids
     ]
-    session.execute(insert(BreachNotice), [part.model_dump() for part in parts])
+    insert_rows(session, BreachNotice, rows)
+    base = content(breach)
     tell_many(
         session,
         clock,
         settings,
         breach,
         "breach.notified",
-        [(part, client_message(breach, part)) for part in parts],
+        [
+            notices.Part(row["id"], row["client_id"], for_client(base, row["client_id"], deadline))
+            for row in rows
+        ],
     )
     reminders = deadlines.reminder_times(breach.aware_at, settings.breach_reminder_hours, now)
     timers.schedule_many(
         session,
         [
-            timers.row(clock, REMINDER, p.id, due_at, p.client_id)
-            for p in parts
-            for due_at in reminders
-        ]
-        # A deadline already past (aware_at more than 72 h ago) fires at once.
-        + [timers.row(clock, DEADLINE, p.id, p.notify_deadline, p.client_id) for p in parts],
+            timers.row(clock, kind, row["id"], due_at, row["client_id"])
+            for row in rows
+            # A deadline already past (aware_at more than 72 h ago) fires at once.
+            for kind, due_at in [*((REMINDER, at) for at in reminders), (DEADLINE, deadline)]
+        ],
     )
 
 
@@ -175,7 +178,14 @@ def tell(
 ) -> None:
     """Every breach message to a client is a notice: escalated to staff and e-mailed when no
     endpoint of the client answers 2xx within the escalation delay (SPEC §8.1, §8.4)."""
-    tell_many(session, clock, settings, breach, event_type, [(notice, data)])
+    tell_many(
+        session,
+        clock,
+        settings,
+        breach,
+        event_type,
+        [notices.Part(notice.id, notice.client_id, data)],
+    )
 
 
 def tell_many(
@@ -184,16 +194,17 @@ def tell_many(
     settings: Settings,
     breach: Breach,
     event_type: str,
-    messages: list[tuple[BreachNotice, dict[str, Any]]],
+    parts: list[notices.Part],
 ) -> None:
-    """`tell` each client its message, in one fan-out."""
+    """`tell` each client its message (a Part: its breach notice's id, its id, the message),
+    in one fan-out."""
     notices.send_many(
         session,
         clock,
         kind=NOTICE_KIND,
         event_type=event_type,
         event_subject=breach.id,
-        parts=[notices.Part(notice.id, notice.client_id, data) for notice, data in messages],
+        parts=parts,
         escalate_after=timedelta(minutes=settings.breach_escalation_minutes),
         escalation_type="breach.escalated",
     )
@@ -201,9 +212,16 @@ def tell_many(
 
 def client_message(breach: Breach, notice: BreachNotice, **extra: Any) -> dict[str, Any]:
     """What a client is told: the breach and its own part, never another client's."""
+    return for_client(content(breach), notice.client_id, notice.notify_deadline, **extra)
+
+
+def for_client(
+    base: dict[str, Any], client_id: str, notify_deadline: datetime, **extra: Any
+) -> dict[str, Any]:
+    """A client's message from the breach's `content` (built once for a fan-out)."""
     return {
-        **content(breach),
-        "client_id": notice.client_id,
-        "notify_deadline": notice.notify_deadline.isoformat(),
+        **base,
+        "client_id": client_id,
+        "notify_deadline": notify_deadline.isoformat(),
         **extra,
     }

@@ -13,6 +13,8 @@ from app.breaches.notifying import (
     REMINDER,
     STAFF_REMINDER,
     client_message,
+    content,
+    for_client,
     staff_message,
     tell_many,
 )
@@ -154,11 +156,18 @@ def add_update(
         )
     )
     session.flush()
-    messages = [
-        (notice, client_message(breach, notice, changes=changes, note=data.note))
+    base = content(breach)
+    parts = [
+        notices.Part(
+            notice.id,
+            notice.client_id,
+            for_client(
+                base, notice.client_id, notice.notify_deadline, changes=changes, note=data.note
+            ),
+        )
         for notice in notices_of(session, breach.id)
     ]
-    tell_many(session, clock, settings, breach, "breach.updated", messages)
+    tell_many(session, clock, settings, breach, "breach.updated", parts)
     return breach
 
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from app.auth.principal import Principal, load, scoped
 from app.clients import service as clients_service
 from app.clock import Clock
-from app.db import affected
+from app.db import affected, insert_rows
 from app.errors import Conflict, NotFound, RuleViolation, field_errors
 from app.events import contract, signing, ssrf, types, wake
 from app.events.models import Delivery, DeliveryAttempt, EmailAttempt, Event, WebhookEndpoint
@@ -74,10 +74,9 @@ def emit_many(
         for event in events
         for endpoint_id in found[event["client_id"]]
     ]
-    if events:
-        session.execute(insert(Event), events)
+    insert_rows(session, Event, events)
+    insert_rows(session, Delivery, deliveries)
     if deliveries:
-        session.execute(insert(Delivery), deliveries)
         wake.work_written(session)
     return [Emitted(e["id"], e["client_id"], len(found[e["client_id"]])) for e in events]
 

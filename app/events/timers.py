@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, update
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import affected
+from app.db import affected, insert_rows
 from app.events import wake
 from app.events.models import Timer
 from app.ids import new_id
@@ -106,7 +106,7 @@ def schedule_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Many timers (built with `row`) in one multi-row insert: a fan-out's reminders and
     deadlines."""
     if rows:
-        session.execute(insert(Timer), rows)
+        insert_rows(session, Timer, rows)
         wake.work_written(session)
 
 

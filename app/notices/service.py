@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from app.clients import service as clients_service
 from app.clock import Clock
+from app.db import insert_rows
 from app.events import email, retry, timers, types
 from app.events import service as events
 from app.events.models import Event
@@ -166,8 +166,7 @@ def send_many(
         }
         for part, event in zip(parts, emitted, strict=True)
     ]
-    if rows:
-        session.execute(insert(Notice), rows)
+    insert_rows(session, Notice, rows)
     reached = [(row, event) for row, event in zip(rows, emitted, strict=True) if event.deliveries]
     timers.schedule_many(
         session,
