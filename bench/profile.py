@@ -81,6 +81,9 @@ def summary(stacks: Counter[tuple[str, ...]], top: int = 25) -> str:
     inclusive: Counter[str] = Counter()
     stage: Counter[str] = Counter()
     other: Counter[str] = Counter()
+    idle = ("_worker (concurrent/futures/thread.py", "EpollSelector.select", "Condition.wait")
+    stacks = Counter({k: v for k, v in stacks.items() if not k[-1].startswith(idle)})
+    total = sum(stacks.values()) or 1
     for stack, count in stacks.items():
         for name in {ours for frame in stack if (ours := _ours(frame)) is not None}:
             inclusive[name] += count
@@ -92,7 +95,7 @@ def summary(stacks: Counter[tuple[str, ...]], top: int = 25) -> str:
         else:
             stage["other (ours, stdlib, uvicorn)"] += count
             other[innermost] += count
-    lines = [f"# {total} samples with a thread busy"]
+    lines = [f"# {total} samples with a thread busy (waits for work left out)"]
     lines += ["# where the innermost frame is (self time):"]
     lines += [f"{100 * n / total:6.1f} %  {label}" for label, n in stage.most_common()]
     lines += ["# the busiest of those other innermost frames:"]
