@@ -31,9 +31,9 @@ def _metrics_refusal(request: Request) -> Response | None:
             return None
     try:
         with Session(context.engine) as session:
-            principal, _stale = authenticate_request(
+            principal = authenticate_request(
                 session, context, authorization, address_of(request.client)
-            )
+            ).principal
     except TooManyRequests as exc:
         return problem_response(
             429, exc.slug, exc.detail, request, headers=exc.headers(), **exc.extra

@@ -15,8 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
+from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
 from app import idempotency
@@ -154,14 +157,14 @@ async def _attempt(
             # Authenticated first: a revoked or unknown key is refused before any stored
             # answer (which may carry a secret) is looked up, and the scope is the key itself,
             # however its header is spelled.
-            principal, _stale = await run_in_threadpool(
+            authenticated = await run_in_threadpool(
                 authenticate_request,
                 session,
                 context,
                 authorization,
                 address_of(request.client),
             )
-            scope = principal.key_id
+            scope = authenticated.principal.key_id
             fingerprint = idempotency.fingerprint_of(
                 request.method, request.url.path, request.url.query, await request.body()
             )
@@ -173,6 +176,17 @@ async def _attempt(
         response = await handler(request)
         if response.status_code >= 400:
             await run_in_threadpool(_end, session, commit=False)
+            return response
+        audit = recording.facts(request, response, route, await request.body())
+        if key is None and audit is None and response.background is None and not wrote(session):
+            # A read: nothing to commit. Bookkeeping (a key's last use) goes after the
+            # response, in a transaction of its own.
+            await _end_read(session, context)
+            bookkeeping = request.state.deferred_writes
+            if bookkeeping:
+                response.background = BackgroundTask(
+                    run_in_threadpool, _bookkeep, context.engine, bookkeeping
+                )
             return response
         remember = None
         if key is not None:
@@ -189,7 +203,6 @@ async def _attempt(
                 },
                 "now": context.clock.now(),
             }
-        audit = recording.facts(request, response, route, await request.body())
         if audit is not None:
             audit["now"] = context.clock.now()
         # One trip to the thread pool: the deferred writes, the audit-log entry, the stored
@@ -218,13 +231,51 @@ async def _attempt(
 
 
 def defer_write(request: Request, write: Callable[[Session], None]) -> None:
-    """Run `write` in the commit's own trip to the thread pool, just before the commit.
+    """Bookkeeping (an API key's last use): in a request that writes, run in the commit's own
+    trip to the thread pool just before the commit; in a read, after the response is sent, in
+    a transaction of its own (a read never waits for a write).
 
-    For bookkeeping a dependency would otherwise flush early (an API key's last use): a row
-    written there is locked until the commit, and a lock held across a wait for a thread let
-    every other request that wanted it pile up behind it.
+    Never flushed where the dependency runs: a row written there is locked until the commit, and
+    a lock held across a wait for a thread let every other request that wanted it pile up.
     """
     request.state.deferred_writes.append(write)
+
+
+_WROTE = "dpa_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+def wrote(session: Session) -> bool:
+    """Whether the request wrote anything (a flush, a DML statement) or holds unflushed
+    changes: then it commits, even on a GET (a calendar feed's SEQUENCE)."""
+    return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)
+
+
+async def _end_read(session: Session, context: AppContext) -> None:
+    """Close a read's session. On SQLite a read opened no transaction (the driver begins one
+    before a write only): closing is local, no trip to the thread pool. PostgreSQL's read
+    transaction ends with a ROLLBACK round trip, in the pool."""
+    if context.engine.dialect.name == "sqlite":
+        session.close()
+    else:
+        await run_in_threadpool(_end, session, commit=False)
+
+
+def _bookkeep(engine: Engine, writes: list[Callable[[Session], None]]) -> None:
+    with Session(engine) as session:
+        for write in writes:
+            write(session)
+        session.commit()
 
 
 def _end(

@@ -80,7 +80,7 @@ def summary(stacks: Counter[tuple[str, ...]], top: int = 25) -> str:
     total = sum(stacks.values()) or 1
     inclusive: Counter[str] = Counter()
     stage: Counter[str] = Counter()
-    other: Counter[str] = Counter()
+    innermost_all: Counter[str] = Counter()
     idle = ("_worker (concurrent/futures/thread.py", "EpollSelector.select", "Condition.wait")
     stacks = Counter({k: v for k, v in stacks.items() if not k[-1].startswith(idle)})
     total = sum(stacks.values()) or 1
@@ -88,18 +88,18 @@ def summary(stacks: Counter[tuple[str, ...]], top: int = 25) -> str:
         for name in {ours for frame in stack if (ours := _ours(frame)) is not None}:
             inclusive[name] += count
         innermost = stack[-1]
+        innermost_all[innermost] += count
         for label, needles in STAGES.items():
             if any(needle in innermost for needle in needles):
                 stage[label] += count
                 break
         else:
             stage["other (ours, stdlib, uvicorn)"] += count
-            other[innermost] += count
     lines = [f"# {total} samples with a thread busy (waits for work left out)"]
     lines += ["# where the innermost frame is (self time):"]
     lines += [f"{100 * n / total:6.1f} %  {label}" for label, n in stage.most_common()]
-    lines += ["# the busiest of those other innermost frames:"]
-    lines += [f"{100 * n / total:6.1f} %  {frame}" for frame, n in other.most_common(8)]
+    lines += ["# the busiest innermost frames:"]
+    lines += [f"{100 * n / total:6.1f} %  {frame}" for frame, n in innermost_all.most_common(10)]
     lines += [f"# our functions, share of samples with them on the stack (top {top}):"]
     lines += [f"{100 * n / total:6.1f} %  {name}" for name, n in inclusive.most_common(top)]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import aiohttp
 import httpx
 
 from bench.common import Server, database, parser, report
+from bench.profile import Profiler, summary
 from tests.pg import free_port
 
 SECONDS, CONNECTIONS = 10, 32
@@ -52,7 +53,11 @@ def load(url: str, headers: dict[str, str]) -> float:
 
 
 def main() -> None:
-    args = parser(__doc__ or "").parse_args()
+    cli = parser(__doc__ or "")
+    cli.add_argument(
+        "--profile", action="store_true", help="sample the server with py-spy; print a summary"
+    )
+    args = cli.parse_args()
     port = free_port()
     hello = subprocess.Popen(
         [
@@ -90,9 +95,12 @@ def main() -> None:
             key = httpx.post(
                 f"{server.url}/v1/clients/{client['id']}/api-keys", headers=server.staff, json={}
             ).json()["key"]
+            profiler = Profiler(server.process.pid) if args.profile else None
             figure = load(
                 f"{server.url}/v1/clients/{client['id']}", {"Authorization": f"Bearer {key}"}
             )
+            if profiler is not None:
+                print(summary(profiler.stop(), top=40), flush=True)
         finally:
             server.stop()
     tool = "wrk" if shutil.which("wrk") else "aiohttp closed loop"

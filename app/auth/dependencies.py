@@ -29,14 +29,24 @@ def get_principal(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     context = request.app.state.context
-    principal, stale = authenticate_request(
-        session, context, request.headers.get("authorization"), address_of(request.client)
+    # A /v1/clients/{client_id}/… path: its client is read in the key's own statement (the
+    # tenant scope in the join), and visible_client takes it from there.
+    client_id = request.path_params.get("client_id")
+    found = authenticate_request(
+        session,
+        context,
+        request.headers.get("authorization"),
+        address_of(request.client),
+        client_id,
     )
+    principal = found.principal
+    if client_id is not None:
+        request.state.path_client = (client_id, found.client)
     recording.note_actor(
         request,
         Actor(role=principal.role.value, key_id=principal.key_id, client_id=principal.client_id),
     )
-    if stale:
+    if found.stale:
         now = context.clock.now()
         defer_write(request, lambda db: touch_key(db, principal.key_id, now))
     return principal

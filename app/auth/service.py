@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -14,6 +15,7 @@ from sqlmodel import Session, col, select
 from app.auth.models import ApiKey, BootstrapMarker
 from app.auth.principal import Principal, load
 from app.auth.schemas import Role
+from app.clients.models import Client
 from app.clock import Clock
 from app.errors import Conflict, Unauthorized
 from app.ids import new_id
@@ -62,11 +64,24 @@ def create_key(
     return key, plain
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    principal: Principal
+    stale: bool  # last_used_at is due for its per-minute update (`touch_key`)
+    # The client a request's path names, read in the same statement when asked for: None when
+    # there is none, or when this key may not see it (the tenant scope, in the join).
+    client: Client | None = None
+
+
 def authenticate(
-    session: Session, clock: Clock, secret: bytes, authorization: str | None
-) -> tuple[Principal, bool]:
-    """Who calls, and whether the key's last_used_at is due for its per-minute update (which
-    the caller makes with `touch_key` when the request commits)."""
+    session: Session,
+    clock: Clock,
+    secret: bytes,
+    authorization: str | None,
+    client_id: str | None = None,
+) -> Authenticated:
+    """Who calls (one statement, every request comes through here), and with `client_id` the
+    client of a /v1/clients/{client_id}/… path as well, in that same statement."""
     if not authorization:
         raise Unauthorized("Missing API key: send `Authorization: Bearer <key>`.")
     scheme, _, plain = authorization.partition(" ")
@@ -81,23 +96,28 @@ def authenticate(
             "Malformed credentials: expected `Authorization: Bearer dpa_…` with a key this "
             "service issued."
         )
-    # The five columns this needs, not an ORM object: every request comes through here.
-    key = session.execute(
-        sa_select(
-            col(ApiKey.id),
-            col(ApiKey.role),
-            col(ApiKey.client_id),
-            col(ApiKey.revoked_at),
-            col(ApiKey.last_used_at),
-        ).where(col(ApiKey.key_hash) == hash_key(plain, secret))
-    ).first()
+    # The five columns this needs, not an ORM object (and the path's client, if visible).
+    statement = sa_select(
+        col(ApiKey.id),
+        col(ApiKey.role),
+        col(ApiKey.client_id),
+        col(ApiKey.revoked_at),
+        col(ApiKey.last_used_at),
+    ).where(col(ApiKey.key_hash) == hash_key(plain, secret))
+    if client_id is not None:
+        visible = (col(ApiKey.role) == Role.staff.value) | (col(ApiKey.client_id) == col(Client.id))
+        statement = statement.add_columns(Client).outerjoin(
+            Client, (col(Client.id) == client_id) & visible
+        )
+    key = session.execute(statement).first()
     if key is None:
         raise Unauthorized("Unknown API key.")
     if key.revoked_at is not None:
         raise Unauthorized(f"API key {key.id} was revoked at {key.revoked_at.isoformat()}.")
     now = clock.now()
     stale = key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION
-    return Principal(key_id=key.id, role=Role(key.role), client_id=key.client_id), stale
+    principal = Principal(key_id=key.id, role=Role(key.role), client_id=key.client_id)
+    return Authenticated(principal, stale, key.Client if client_id is not None else None)
 
 
 def touch_key(session: Session, key_id: str, now: datetime) -> None:

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from app.auth.principal import Principal
-from app.auth.service import authenticate
+from app.auth.service import Authenticated, authenticate
 from app.errors import TooManyRequests, Unauthorized
 
 if TYPE_CHECKING:
@@ -57,8 +56,12 @@ class FailedAuthThrottle:
 
 
 def authenticate_request(
-    session: Session, context: AppContext, authorization: str | None, address: str
-) -> tuple[Principal, bool]:
+    session: Session,
+    context: AppContext,
+    authorization: str | None,
+    address: str,
+    client_id: str | None = None,
+) -> Authenticated:
     """The one door every authenticated request goes through: a throttled address is refused
     before its key is even looked up; a failed attempt counts against it."""
     throttle = context.throttle
@@ -70,7 +73,8 @@ def authenticate_request(
                 retry_after=wait,
             )
     try:
-        return authenticate(session, context.clock, context.settings.key_hash_secret, authorization)
+        secret = context.settings.key_hash_secret
+        return authenticate(session, context.clock, secret, authorization, client_id)
     except Unauthorized:
         if throttle is not None:
             throttle.failed(address)
