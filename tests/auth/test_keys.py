@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app.auth import service as auth_service
 from app.auth.schemas import Role
 from app.clock import MovableClock
+from app.main import create_app
 from tests.conftest import SECRET, Tenant, bearer, make_tenant
 
 KEY_SHAPE = re.compile(r"^dpa_[A-Za-z0-9_-]{43}$")
@@ -194,3 +195,28 @@ def test_failed_authentications_are_throttled_per_address(
     # Even a good key from that address waits; from another address it works at once.
     assert attacker.get("/v1/clients", headers=staff).status_code == 429
     assert api.get("/v1/clients", headers=staff).status_code == 200
+
+
+def test_revocation_elsewhere_fails_the_very_next_read(
+    api: TestClient, staff: dict, settings, clock: MovableClock, tmp_path: Path
+) -> None:
+    """The authenticated read resolves the key and the client in one statement, every request:
+    a key revoked by another process (`dpa keys revoke`) or by another server on the same
+    database is refused at once, however warm the reading process is (SPEC §13)."""
+    tenant = make_tenant(api, staff, "Revoked elsewhere")
+    spare = api.post(f"/v1/clients/{tenant.id}/api-keys", json={}, headers=staff).json()
+    for key in (tenant.headers, bearer(spare["key"])):
+        for _ in range(20):
+            assert api.get(f"/v1/clients/{tenant.id}", headers=key).status_code == 200
+
+    revoked = _dpa(["keys", "revoke", tenant.key_id], settings.database_url, tmp_path)
+    assert revoked.returncode == 0, revoked.stderr
+    refused = api.get(f"/v1/clients/{tenant.id}", headers=tenant.headers)
+    assert refused.status_code == 401
+    assert tenant.key_id in refused.json()["detail"]
+
+    # Another server process on the same database (its own engine and pool) revokes the spare.
+    with TestClient(create_app(settings, clock, bootstrap=False)) as other:
+        gone = other.delete(f"/v1/api-keys/{spare['id']}", headers=staff)
+        assert gone.status_code == 200
+    assert api.get(f"/v1/clients/{tenant.id}", headers=bearer(spare["key"])).status_code == 401
