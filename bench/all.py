@@ -7,7 +7,10 @@ import sys
 import time
 
 RUNS = [
-    ["bench.fanout"],
+    ["bench.fanout", "--backend", "sqlite"],
+    ["bench.fanout", "--backend", "postgres"],
+    ["bench.scaling", "--backend", "sqlite"],
+    ["bench.scaling", "--backend", "postgres"],
     ["bench.claim", "--backend", "sqlite"],
     ["bench.claim", "--backend", "postgres"],
     ["bench.timers"],
