@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
+from app import crypto
 from app.auth.principal import Principal
 from app.auth.schemas import Role
 from app.clock import SystemClock
@@ -22,6 +23,7 @@ from app.events import contract
 from app.events import service as events
 from app.events.models import Delivery, DeliveryAttempt
 from app.events.schemas import EndpointCreate
+from app.settings import Settings
 from tests.conftest import SECRET
 from tests.pg import free_port
 from tests.receiver import Answer, Receiver
@@ -47,6 +49,9 @@ def env(database_url: str) -> dict[str, str]:
 
 def fan_out(database_url: str, receiver: Receiver, paths: list[str], events_count: int) -> None:
     """Endpoints for SCR staff at `paths`, then `events_count` events, each to every one."""
+    # Sealed as the processes started below seal (DPA_SECRET_KEY): set here, not left to
+    # whichever app an earlier test made, so the drill also runs on its own.
+    crypto.configure(Settings(_env_file=None, secret_key=SECRET).sealing_ring)
     engine = make_engine(database_url)
     clock = SystemClock()
     with Session(engine) as session:
