@@ -136,5 +136,17 @@ def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, An
     in the session's transaction: through Core, without the unit of work's cost per row.
     Column defaults apply; every row names the same columns."""
     if rows:
-        table: Table = model.__table__  # type: ignore[attr-defined]
-        session.execute(insert(table), rows)
+        session.execute(insert(table_of(model)), rows)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def expire_loaded(session: Session, model: type[SQLModel], ids: set[str], *names: str) -> None:
+    """After a Core UPDATE of these rows: objects of them this session already holds read the
+    columns again on next access (the UPDATE went around the identity map)."""
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, model) and getattr(instance, "id", None) in ids:
+            session.expire(instance, list(names))

@@ -73,7 +73,7 @@ def _tell(session: Session, clock: Clock, settings: Settings, request: Disclosur
 
 
 @notices.on_notified(NOTICE_KIND)
-def on_notified(session: Session, clock: Clock, sent: list[Notice]) -> None:
+def on_notified(session: Session, clock: Clock, sent: list[notices.Arrival]) -> None:
     for notice in sent:
         request = session.get(DisclosureRequest, notice.subject)
         if request is not None and request.notified_at is None:

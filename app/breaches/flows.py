@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, update
+from sqlmodel import Session
 
 from app.breaches.models import Breach, BreachNotice
 from app.breaches.notifying import (
@@ -19,11 +20,11 @@ from app.breaches.notifying import (
 )
 from app.breaches.schemas import BreachStatus
 from app.clock import Clock
+from app.db import expire_loaded, table_of
 from app.events import service as events
 from app.events import timers
 from app.events.models import Timer
 from app.notices import service as notices
-from app.notices.models import Notice
 from app.settings import Settings
 
 
@@ -89,22 +90,21 @@ def on_deadline(session: Session, clock: Clock, timer: Timer, settings: Settings
 
 
 @notices.on_notified(NOTICE_KIND)
-def on_notified(session: Session, clock: Clock, sent: list[Notice]) -> None:
+def on_notified(session: Session, clock: Clock, sent: list[notices.Arrival]) -> None:
     """Clients' breach messages reached them (each carries the whole Art. 33(3) content): the
     first to reach a client sets its notified_at, and its deadline timer stops. Reminders go on
     until the client acknowledges."""
     arrived: dict[str, datetime] = {}
     for notice in sent:
-        assert notice.notified_at is not None
-        arrived[notice.subject] = min(
-            notice.notified_at, arrived.get(notice.subject, notice.notified_at)
-        )
-    parts = session.exec(
-        select(BreachNotice).where(
-            col(BreachNotice.id).in_(arrived), col(BreachNotice.notified_at).is_(None)
-        )
-    ).all()
-    for part in parts:
-        part.notified_at = arrived[part.id]
-        session.add(part)
-    timers.cancel_many(session, clock, [part.id for part in parts], kinds=[DEADLINE])
+        at = notice.notified_at
+        arrived[notice.subject] = min(at, arrived.get(notice.subject, at))
+    table = table_of(BreachNotice)
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.notified_at.is_(None))
+        .values(notified_at=bindparam("at")),
+        [{"b_id": subject, "at": at} for subject, at in arrived.items()],
+    )
+    expire_loaded(session, BreachNotice, set(arrived), "notified_at")
+    # A part notified before had its deadline timer stopped then: cancelling again is nothing.
+    timers.cancel_many(session, clock, list(arrived), kinds=[DEADLINE])

@@ -8,13 +8,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, case, func, update
+from sqlalchemy import Engine, Row, bindparam, case, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import ATTEMPTS, retryable
+from app.db import ATTEMPTS, insert_rows, retryable, table_of
 from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.events.timers import TimerStatus
@@ -26,10 +28,19 @@ log = logging.getLogger("dpa.events.outbox")
 
 EXCERPT_BYTES = 4096
 
+
+@dataclass(frozen=True)
+class Delivered:
+    """A delivery's first 2xx: the event it carried, and when."""
+
+    event_id: str
+    delivered_at: datetime
+
+
 # Domains that must know when a message of theirs got through (a breach notice's notified_at)
 # register here; the hook runs in the transaction that records the successful attempts, once
 # per event type with every delivery of that type whose first 2xx it records.
-DeliveredHook = Callable[[Session, Clock, list[Delivery]], None]
+DeliveredHook = Callable[[Session, Clock, list[Delivered]], None]
 DELIVERED_HOOKS: dict[str, list[DeliveredHook]] = {}
 
 
@@ -74,12 +85,13 @@ class AttemptResult:
         return self.status_code == 410
 
 
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+def signing_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> list[str]:
     """The current secret, and the previous one while its 24-hour overlap runs."""
-    found = [endpoint.secret]
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and expires > now:
-        found.append(endpoint.previous_secret)
+    found = [secret]
+    if previous and previous_expires_at is not None and previous_expires_at > now:
+        found.append(previous)
     return found
 
 
@@ -127,8 +139,23 @@ def claim(
     with Session(engine) as session:
         # Everything a send needs, read with the lock (OF deliveries: another worker may claim
         # another delivery of the same event or endpoint meanwhile).
-        found = session.exec(
-            select(Delivery, Event, WebhookEndpoint)
+        found = session.execute(
+            sa_select(
+                col(Delivery.id),
+                col(Delivery.event_id),
+                col(Delivery.endpoint_id),
+                col(Delivery.urgent),
+                col(Delivery.attempt_count),
+                col(Delivery.lease_owner),
+                col(Delivery.lease_expires_at),
+                col(Event.type),
+                col(Event.created_at),
+                col(Event.data),
+                col(WebhookEndpoint.url),
+                col(WebhookEndpoint.secret),
+                col(WebhookEndpoint.previous_secret),
+                col(WebhookEndpoint.previous_secret_expires_at),
+            )
             .join(Event, col(Event.id) == col(Delivery.event_id))
             .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(Delivery.endpoint_id))
             .where(col(Delivery.id).in_(delivery_ids), *claimable)
@@ -140,7 +167,7 @@ def claim(
         claimed_ids = set(
             session.execute(
                 update(Delivery)
-                .where(col(Delivery.id).in_([d.id for d, _, _ in found]), *claimable)
+                .where(col(Delivery.id).in_([row.id for row in found]), *claimable)
                 .values(
                     lease_owner=owner,
                     lease_expires_at=wall_now + lease,
@@ -151,61 +178,94 @@ def claim(
                     ),
                 )
                 .returning(col(Delivery.id))
-                # The objects read above keep the row as it was before the claim.
-                .execution_options(synchronize_session=False)
             )
             .scalars()
             .all()
         )
         claimed = []
-        for delivery, event, endpoint in found:
-            if delivery.id not in claimed_ids:
+        interrupted = []
+        for row in found:
+            if row.id not in claimed_ids:
                 continue
-            interrupted_by = delivery.lease_owner
-            if interrupted_by is not None:
-                session.add(_interrupted_attempt(delivery, now, wall_now, lease))
+            if row.lease_owner is not None:
+                interrupted.append(_interrupted_attempt(row, now, wall_now, lease))
             claimed.append(
                 ClaimedDelivery(
-                    delivery_id=delivery.id,
-                    event_id=event.id,
-                    event_type=event.type,
-                    endpoint_id=endpoint.id,
-                    url=endpoint.url,
-                    signing_secrets=signing_secrets(endpoint, now),
-                    payload=signing.body(event.type, event.created_at, event.data),
-                    urgent=delivery.urgent,
-                    after_interruption=interrupted_by,
+                    delivery_id=row.id,
+                    event_id=row.event_id,
+                    event_type=row.type,
+                    endpoint_id=row.endpoint_id,
+                    url=row.url,
+                    signing_secrets=signing_secrets(
+                        row.secret, row.previous_secret, row.previous_secret_expires_at, now
+                    ),
+                    payload=signing.body(row.type, row.created_at, row.data),
+                    urgent=row.urgent,
+                    after_interruption=row.lease_owner,
                 )
             )
+        insert_rows(session, DeliveryAttempt, interrupted)
         session.commit()
     return claimed
 
 
 def _interrupted_attempt(
-    delivery: Delivery, now: datetime, wall_now: datetime, lease: timedelta
-) -> DeliveryAttempt:
+    delivery: Row[Any], now: datetime, wall_now: datetime, lease: timedelta
+) -> dict[str, Any]:
     """The attempt a stopped worker never recorded. Its lease tells when it was claimed (on
     the wall clock, like every lease; the log is on the service clock)."""
     assert delivery.lease_expires_at is not None and delivery.lease_owner is not None
     lease_ran_out = now - (wall_now - delivery.lease_expires_at)
     claimed_at = lease_ran_out - lease
-    return DeliveryAttempt(
-        id=new_id("att"),
-        delivery_id=delivery.id,
-        event_id=delivery.event_id,
-        endpoint_id=delivery.endpoint_id,
+    return _attempt_row(
+        delivery.id,
+        delivery.event_id,
+        delivery.endpoint_id,
         number=delivery.attempt_count + 1,
         worker=delivery.lease_owner,
         attempted_at=claimed_at,
-        created_at=now,
-        outcome=AttemptOutcome.interrupted.value,
-        duration_ms=0,
+        now=now,
+        outcome=AttemptOutcome.interrupted,
         error=(
             f"worker {delivery.lease_owner} stopped before it recorded an answer (its lease ran "
             f"out at {lease_ran_out.isoformat()}); the receiver may have the message, which "
             "is sent again with the same webhook-id"
         )[:500],
     )
+
+
+def _attempt_row(
+    delivery_id: str,
+    event_id: str,
+    endpoint_id: str,
+    *,
+    number: int,
+    worker: str,
+    attempted_at: datetime,
+    now: datetime,
+    outcome: AttemptOutcome,
+    error: str | None,
+    status_code: int | None = None,
+    duration_ms: int = 0,
+    response_excerpt: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id("att"),
+        "delivery_id": delivery_id,
+        "event_id": event_id,
+        "endpoint_id": endpoint_id,
+        "number": number,
+        "worker": worker,
+        "attempted_at": attempted_at,
+        "created_at": now,
+        "outcome": outcome.value,
+        "status_code": status_code,
+        "duration_ms": duration_ms,
+        "error": error,
+        "response_excerpt": response_excerpt,
+        "next_attempt_at": next_attempt_at,
+    }
 
 
 def release(engine: Engine, owner: str, delivery_ids: list[str]) -> None:
@@ -260,74 +320,93 @@ def record_once(
     from app.events import service  # the service emits endpoint.disabled
 
     disabled: list[str] = []
-    first_successes: dict[str, list[Delivery]] = {}
+    first_successes: dict[str, list[Delivered]] = {}
+    # One executemany per kind of outcome, each setting only what that outcome changes.
+    delivered: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []  # 410 Gone, or no retry left
+    retried: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
+    gone_endpoints: list[str] = []
     with Session(engine) as session:
         now = clock.now()
-        # One query for the batch, none per result: the changes are flushed together.
         ids = [result.claimed.delivery_id for result in results]
-        found = {d.id: d for d in session.exec(select(Delivery).where(col(Delivery.id).in_(ids)))}
+        found = {
+            row.id: row
+            for row in session.execute(
+                sa_select(
+                    col(Delivery.id),
+                    col(Delivery.event_id),
+                    col(Delivery.endpoint_id),
+                    col(Delivery.status),
+                    col(Delivery.urgent),
+                    col(Delivery.attempt_count),
+                    col(Delivery.retry_index),
+                    col(Delivery.first_attempt_at),
+                    col(Delivery.lease_owner),
+                ).where(col(Delivery.id).in_(ids))
+            )
+        }
         for result in results:
-            delivery = found.get(result.claimed.delivery_id)
-            if delivery is None:
+            row = found.get(result.claimed.delivery_id)
+            if row is None:
                 continue
-            if delivery.lease_owner != owner:
+            if row.lease_owner != owner:
                 log.warning(
                     "delivery %s: the claim of %s ended before its answer was recorded (held "
                     "now by %s); not recorded",
-                    delivery.id,
+                    row.id,
                     owner,
-                    delivery.lease_owner,
+                    row.lease_owner,
                 )
                 continue
-            delivery.attempt_count += 1
-            delivery.first_attempt_at = delivery.first_attempt_at or result.attempted_at
-            delivery.last_attempt_at = result.attempted_at
-            delivery.last_status_code = result.status_code
-            delivery.last_error = result.error
-            delivery.lease_owner = delivery.lease_expires_at = None
+            first_attempt_at = row.first_attempt_at or result.attempted_at
+            values = {
+                "b_id": row.id,
+                "attempt_count": row.attempt_count + 1,
+                "first_attempt_at": first_attempt_at,
+                "last_attempt_at": result.attempted_at,
+                "last_status_code": result.status_code,
+                "last_error": result.error,
+            }
             next_attempt_at: datetime | None = None
             if result.success:
-                first_success = delivery.status != DeliveryStatus.delivered
-                delivery.status = DeliveryStatus.delivered.value
-                delivery.delivered_at = result.attempted_at
-                delivery.next_attempt_at = None
-                if first_success:
-                    first_successes.setdefault(result.claimed.event_type, []).append(delivery)
-            elif result.gone:
-                delivery.status, delivery.next_attempt_at = DeliveryStatus.failed.value, None
-                endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-                if endpoint is not None and endpoint.enabled:
-                    service.disable_endpoint(
-                        session, clock, endpoint, "the receiver answered 410 Gone"
+                delivered.append({**values, "delivered_at": result.attempted_at})
+                if row.status != DeliveryStatus.delivered:
+                    first_successes.setdefault(result.claimed.event_type, []).append(
+                        Delivered(row.event_id, result.attempted_at)
                     )
-                    disabled.append(endpoint.id)
+            elif result.gone:
+                failed.append({**values, "retry_index": row.retry_index})
+                gone_endpoints.append(row.endpoint_id)
             else:
                 next_attempt_at = retry.next_retry(
-                    urgent=delivery.urgent,
-                    retry_index=delivery.retry_index,
-                    first_attempt_at=delivery.first_attempt_at,
+                    urgent=row.urgent,
+                    retry_index=row.retry_index,
+                    first_attempt_at=first_attempt_at,
                     now=max(now, result.attempted_at),
                     retry_after=result.retry_after,
                     rng=rng,
                 )
-                delivery.retry_index += 1
-                delivery.next_attempt_at = next_attempt_at
                 if next_attempt_at is None:
-                    delivery.status = DeliveryStatus.failed.value
-            session.add(delivery)
-            session.add(
-                DeliveryAttempt(
-                    id=new_id("att"),
-                    delivery_id=delivery.id,
-                    event_id=delivery.event_id,
-                    endpoint_id=delivery.endpoint_id,
-                    number=delivery.attempt_count,
+                    failed.append({**values, "retry_index": row.retry_index + 1})
+                else:
+                    retried.append(
+                        {
+                            **values,
+                            "retry_index": row.retry_index + 1,
+                            "next_attempt_at": next_attempt_at,
+                        }
+                    )
+            attempts.append(
+                _attempt_row(
+                    row.id,
+                    row.event_id,
+                    row.endpoint_id,
+                    number=row.attempt_count + 1,
                     worker=owner,
                     attempted_at=result.attempted_at,
-                    created_at=now,
-                    outcome=(
-                        AttemptOutcome.success if result.success else AttemptOutcome.failure
-                    ).value,
+                    now=now,
+                    outcome=AttemptOutcome.success if result.success else AttemptOutcome.failure,
                     status_code=result.status_code,
                     duration_ms=result.duration_ms,
                     error=result.error,
@@ -335,11 +414,44 @@ def record_once(
                     next_attempt_at=next_attempt_at,
                 )
             )
-        for event_type, delivered in first_successes.items():
+        _update(session, owner, delivered, status=DeliveryStatus.delivered, next_attempt_at=None)
+        _update(session, owner, failed, status=DeliveryStatus.failed, next_attempt_at=None)
+        _update(session, owner, retried)
+        insert_rows(session, DeliveryAttempt, attempts)
+        for endpoint_id in dict.fromkeys(gone_endpoints):
+            endpoint = session.get(WebhookEndpoint, endpoint_id)
+            if endpoint is not None and endpoint.enabled:
+                service.disable_endpoint(session, clock, endpoint, "the receiver answered 410 Gone")
+                disabled.append(endpoint.id)
+        for event_type, arrived in first_successes.items():
             for hook in DELIVERED_HOOKS.get(event_type, []):
-                hook(session, clock, delivered)
+                hook(session, clock, arrived)
         session.commit()
     return disabled
+
+
+def _update(
+    session: Session, owner: str, rows: list[dict[str, Any]], **fixed: DeliveryStatus | None
+) -> None:
+    """One executemany: each row's values (keyed as its columns; `b_id` the delivery), the
+    `fixed` ones the same for all, on deliveries this worker still holds."""
+    if not rows:
+        return
+    table = table_of(Delivery)
+    names = [name for name in rows[0] if name != "b_id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == owner)
+        .values(
+            {
+                **{name: bindparam(name) for name in names},
+                "lease_owner": None,
+                "lease_expires_at": None,
+                **{name: (v.value if v is not None else None) for name, v in fixed.items()},
+            }
+        )
+    )
+    session.execute(statement, rows)
 
 
 def next_due(

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from app.clock import Clock
 from app.events import outbox, timers
-from app.events.models import Delivery, Timer
+from app.events.models import Timer
 from app.notices import service
 from app.settings import Settings
 
@@ -22,10 +22,9 @@ def _email(session: Session, clock: Clock, timer: Timer, settings: Settings) -> 
     service.on_email(session, clock, settings, timer.subject, timer.payload)
 
 
-def _delivered(session: Session, clock: Clock, deliveries: list[Delivery]) -> None:
+def _delivered(session: Session, clock: Clock, deliveries: list[outbox.Delivered]) -> None:
     """notified_at: the first 2xx from one of the client's endpoints (SPEC §8.4)."""
-    arrived = [(d.event_id, d.delivered_at) for d in deliveries if d.delivered_at is not None]
-    service.on_delivered(session, clock, arrived)
+    service.on_delivered(session, clock, [(d.event_id, d.delivered_at) for d in deliveries])
 
 
 for _type in service.NOTICE_TYPES:

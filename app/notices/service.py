@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.clients import service as clients_service
 from app.clock import Clock
-from app.db import insert_rows
+from app.db import expire_loaded, insert_rows, table_of
 from app.events import email, retry, timers, types
 from app.events import service as events
 from app.events.models import Event
@@ -51,7 +53,18 @@ NOTICE_TYPES = (
     "audit.cancelled",
 )
 # Each gets every notice of its kind that arrived in one transaction (a batch of 2xx).
-NOTIFIED_HOOKS: dict[str, Callable[[Session, Clock, list[Notice]], None]] = {}
+NOTIFIED_HOOKS: dict[str, Callable[[Session, Clock, list[Arrival]], None]] = {}
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A notice that reached its client, as a domain's `on_notified` hook gets it."""
+
+    notice_id: str
+    kind: str
+    subject: str  # the domain's record (a breach notice, a change recipient, a request)
+    client_id: str
+    notified_at: datetime
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ Answer = Callable[[Session, Clock, Notice, ContactAnswer], None]
 ANSWERS: dict[str, tuple[tuple[str, ...], Answer]] = {}
 
 
-NotifiedHook = Callable[[Session, Clock, list[Notice]], None]
+NotifiedHook = Callable[[Session, Clock, list[Arrival]], None]
 
 
 def on_notified(kind: str) -> Callable[[NotifiedHook], NotifiedHook]:
@@ -224,21 +237,29 @@ def acknowledge(
 def _mark_notified(
     session: Session, clock: Clock, arrived: list[tuple[Notice, datetime]], via: NotifiedVia
 ) -> None:
-    """These notices reached their clients (each at its time): notified, their escalation and
-    e-mail timers stop, and each domain's hook learns of its own, in one call per kind."""
-    by_kind: dict[str, list[Notice]] = {}
+    """These notices (loaded in this session) reached their clients, each at its time."""
+    arrivals = []
     for notice, at in arrived:
         if notice.notified_at is not None:
             continue  # the first arrival counts
         notice.notified_at, notice.notified_via = at, via.value
         session.add(notice)
-        by_kind.setdefault(notice.kind, []).append(notice)
-    reached = [notice.id for notices in by_kind.values() for notice in notices]
+        arrivals.append(Arrival(notice.id, notice.kind, notice.subject, notice.client_id, at))
+    _arrived(session, clock, arrivals)
+
+
+def _arrived(session: Session, clock: Clock, arrivals: list[Arrival]) -> None:
+    """Notified notices: their escalation and e-mail timers stop, and each domain's hook
+    learns of its own, in one call per kind."""
+    reached = [arrival.notice_id for arrival in arrivals]
     timers.cancel_many(session, clock, reached, kinds=[ESCALATION, EMAIL])
-    for kind, notices in by_kind.items():
+    by_kind: dict[str, list[Arrival]] = {}
+    for arrival in arrivals:
+        by_kind.setdefault(arrival.kind, []).append(arrival)
+    for kind, found in by_kind.items():
         hook = NOTIFIED_HOOKS.get(kind)
         if hook is not None:
-            hook(session, clock, notices)
+            hook(session, clock, found)
 
 
 # --- the engine's side (registered in flows.py) --------------------------------------------
@@ -250,14 +271,33 @@ def on_delivered(session: Session, clock: Clock, delivered: list[tuple[str, date
     first: dict[str, datetime] = {}
     for event_id, at in delivered:
         first[event_id] = min(at, first.get(event_id, at))
-    statement = select(Notice).where(
-        col(Notice.event_id).in_(first), col(Notice.notified_at).is_(None)
+    # The worker's own session holds no notice objects: rows in, one executemany out.
+    statement = sa_select(
+        col(Notice.id),
+        col(Notice.kind),
+        col(Notice.subject),
+        col(Notice.client_id),
+        col(Notice.event_id),
+    ).where(col(Notice.event_id).in_(first), col(Notice.notified_at).is_(None))
+    arrivals = sorted(
+        (
+            Arrival(row.id, row.kind, row.subject, row.client_id, first[row.event_id])
+            for row in session.execute(statement)
+        ),
+        key=lambda arrival: (arrival.notified_at, arrival.notice_id),
     )
-    arrived = sorted(
-        ((notice, first[notice.event_id]) for notice in session.exec(statement)),
-        key=lambda pair: (pair[1], pair[0].id),
-    )
-    _mark_notified(session, clock, arrived, NotifiedVia.webhook)
+    if arrivals:
+        table = table_of(Notice)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.notified_at.is_(None))
+            .values(notified_at=bindparam("at"), notified_via=NotifiedVia.webhook.value),
+            [{"b_id": a.notice_id, "at": a.notified_at} for a in arrivals],
+        )
+        expire_loaded(
+            session, Notice, {a.notice_id for a in arrivals}, "notified_at", "notified_via"
+        )
+    _arrived(session, clock, arrivals)
 
 
 def on_escalation(session: Session, clock: Clock, notice_id: str) -> None:

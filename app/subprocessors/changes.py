@@ -143,13 +143,13 @@ def _deadline_for(client: Client, arrived_at: datetime) -> datetime:
 
 
 @notices.on_notified(NOTICE_KIND)
-def on_notified(session: Session, clock: Clock, sent: list[Notice]) -> None:
+def on_notified(session: Session, clock: Clock, sent: list[notices.Arrival]) -> None:
     """Change notices reached their clients: each one's objection window starts now (SPEC §6)."""
     for notice in sent:
         _window_starts(session, clock, notice)
 
 
-def _window_starts(session: Session, clock: Clock, sent: Notice) -> None:
+def _window_starts(session: Session, clock: Clock, sent: notices.Arrival) -> None:
     recipient = session.get(ChangeRecipient, sent.subject)
     client = session.get(Client, sent.client_id)
     if recipient is None or client is None or recipient.notified_at is not None:
