@@ -5,6 +5,7 @@ Results go to stdout (so scripts can capture them); messages go to stderr."""
 
 from __future__ import annotations
 
+import gc
 import json
 import secrets
 import signal
@@ -92,7 +93,9 @@ def serve(
     configure_logging(settings.log_level)
     _require_migrated(settings)
     _say(f"dpa-service on http://{host}:{port} — Swagger UI at http://{host}:{port}/docs")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    app = create_app(settings)
+    _freeze_heap()
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
 
 
 @cli.command()
@@ -110,10 +113,19 @@ def worker() -> None:
         signal.signal(signum, lambda *_: stop.set())
     context.worker = Worker(context)
     context.worker.start()
+    _freeze_heap()
     _say("dpa worker running; stop with Ctrl-C or SIGTERM")
     stop.wait()
     context.worker.stop()
     context.engine.dispose()
+
+
+def _freeze_heap() -> None:
+    """What the process built to start (modules, the ORM's and pydantic's schemas, the routes)
+    lives as long as it does: kept out of the garbage collector's full passes, which otherwise
+    walk it all, 80-100 ms each, in the middle of a breach's fan-out (gc.freeze)."""
+    gc.collect()
+    gc.freeze()
 
 
 @cli.command()
