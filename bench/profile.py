@@ -50,6 +50,9 @@ class Profiler:
                 "--output",
                 str(self.output),
                 "--threads",
+                # Only samples holding the GIL: a thread back from the database waiting for
+                # its turn at the interpreter is not work (it showed as time in execute()).
+                "--gil",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
