@@ -143,18 +143,17 @@ def next_due(session: Session) -> tuple[datetime | None]:
 
 def claim_due(engine: Engine, clock: Clock, owner: str, lease: timedelta, limit: int) -> list[str]:
     now, wall_now = clock.now(), WALL_CLOCK.now()
-    claimable = (
-        select(Timer.id)
-        .where(
-            col(Timer.status) == TimerStatus.pending.value,
-            col(Timer.due_at) <= now,
-            (col(Timer.lease_expires_at).is_(None)) | (col(Timer.lease_expires_at) < wall_now),
-        )
-        .order_by(col(Timer.due_at))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    due = select(Timer.id).where(
+        col(Timer.status) == TimerStatus.pending.value,
+        col(Timer.due_at) <= now,
+        (col(Timer.lease_expires_at).is_(None)) | (col(Timer.lease_expires_at) < wall_now),
     )
+    claimable = due.order_by(col(Timer.due_at)).limit(limit).with_for_update(skip_locked=True)
     with Session(engine) as session:
+        # A read first: most passes find nothing due, and on SQLite the UPDATE below would take
+        # the one write lock for nothing, making the recording of delivery results wait.
+        if session.exec(due.limit(1)).first() is None:
+            return []
         claimed = (
             session.execute(
                 update(Timer)

@@ -72,9 +72,10 @@ def create_change(
     recipients = []
     windows: dict[str, int] = {}
     last_day = None
+    found = session.exec(select(Client).where(col(Client.id).in_(client_ids)))
+    clients = {client.id: client for client in found}
     for client_id in client_ids:
-        client = session.get(Client, client_id)
-        assert client is not None
+        client = clients[client_id]
         recipients.append(
             ChangeRecipient(
                 id=new_id("scr"),
@@ -114,25 +115,31 @@ def create_change(
     session.flush()
     for recipient in recipients:
         recipient.notice_id = notice.id
-        session.add(recipient)
-        session.flush()
-        notices.send(
-            session,
-            clock,
-            kind=NOTICE_KIND,
-            subject=recipient.id,
-            client_id=recipient.client_id,
-            event_type="subprocessor.change_notice",
-            event_subject=notice.id,
-            data=message(
-                notice,
-                subs,
-                recipient,
-                # The deadline itself is known once the notice arrives (counted from then).
-                objection_window_days=windows[recipient.client_id],
-            ),
-            escalate_after=timedelta(hours=settings.notice_escalation_hours),
-        )
+    session.add_all(recipients)
+    session.flush()
+    # Every affected client at once (one endpoint query, multi-row inserts), as for a breach.
+    notices.send_many(
+        session,
+        clock,
+        kind=NOTICE_KIND,
+        event_type="subprocessor.change_notice",
+        event_subject=notice.id,
+        parts=[
+            notices.Part(
+                recipient.id,
+                recipient.client_id,
+                message(
+                    notice,
+                    subs,
+                    recipient,
+                    # The deadline itself is known once the notice arrives (counted from then).
+                    objection_window_days=windows[recipient.client_id],
+                ),
+            )
+            for recipient in recipients
+        ],
+        escalate_after=timedelta(hours=settings.notice_escalation_hours),
+    )
     return notice
 
 
