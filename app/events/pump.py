@@ -160,31 +160,9 @@ class Pump:
     async def _pass(self) -> bool:
         """Fire due timers and claim due deliveries once. True if anything was taken."""
         engine, clock = self.context.engine, self.context.clock
-        progressed = False
-        timer_ids = await asyncio.to_thread(
-            timers.claim_due, engine, clock, self.owner, self.lease, TIMER_BATCH
-        )
-        for timer_id in timer_ids:
-            await asyncio.to_thread(
-                timers.fire, engine, clock, self.context.settings, self.owner, timer_id
-            )
-            progressed = True
         free = self.global_cap - sum(self.inflight.values())
-        if free <= 0:
-            return progressed
-        saturated = {e for e, n in self.inflight.items() if n >= self.endpoint_cap}
-        candidates = await asyncio.to_thread(outbox.candidates, engine, clock, free * 4, saturated)
         room = {e: self.endpoint_cap - n for e, n in self.inflight.items()}
-        chosen: list[str] = []
-        for delivery_id, endpoint_id in candidates:
-            if len(chosen) >= free:
-                break
-            if room.get(endpoint_id, self.endpoint_cap) > 0:
-                room[endpoint_id] = room.get(endpoint_id, self.endpoint_cap) - 1
-                chosen.append(delivery_id)
-        claimed = await asyncio.to_thread(
-            outbox.claim, engine, clock, self.owner, self.lease, chosen
-        )
+        timer_ids, chosen, claimed = await asyncio.to_thread(self._claim, free, room)
         for delivery in claimed:
             if delivery.after_interruption is not None:
                 log.warning(
@@ -198,8 +176,32 @@ class Pump:
             task = asyncio.get_running_loop().create_task(self._send(delivery))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+        for timer_id in timer_ids:
+            await asyncio.to_thread(
+                timers.fire, engine, clock, self.context.settings, self.owner, timer_id
+            )
         # Chosen rows another worker claimed first: look again, there may be more behind them.
-        return progressed or bool(chosen)
+        return bool(timer_ids) or bool(chosen)
+
+    def _claim(
+        self, free: int, room: dict[str, int]
+    ) -> tuple[list[str], list[str], list[ClaimedDelivery]]:
+        """In a worker thread, one trip per pass: the due timers claimed, then due deliveries
+        chosen within the free slots (and each endpoint's) and claimed. Returns the timers,
+        the deliveries chosen, and those claimed (another worker may have taken some)."""
+        engine, clock = self.context.engine, self.context.clock
+        timer_ids = timers.claim_due(engine, clock, self.owner, self.lease, TIMER_BATCH)
+        if free <= 0:
+            return timer_ids, [], []
+        saturated = {endpoint for endpoint, left in room.items() if left <= 0}
+        chosen: list[str] = []
+        for delivery_id, endpoint_id in outbox.candidates(engine, clock, free * 4, saturated):
+            if len(chosen) >= free:
+                break
+            if room.get(endpoint_id, self.endpoint_cap) > 0:
+                room[endpoint_id] = room.get(endpoint_id, self.endpoint_cap) - 1
+                chosen.append(delivery_id)
+        return timer_ids, chosen, outbox.claim(engine, clock, self.owner, self.lease, chosen)
 
     # --- sending -------------------------------------------------------------------------
 
