@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -34,7 +35,8 @@ class Profiler:
     def __init__(self, pid: int, rate: int = 250) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="dpa-profile-"))
         self.output = self.folder / "stacks.txt"
-        executable = shutil.which("py-spy")
+        beside = Path(sys.executable).parent / "py-spy"  # the project's environment first
+        executable = str(beside) if beside.exists() else shutil.which("py-spy")
         if executable is None:
             raise SystemExit("--profile needs py-spy: pip install py-spy")
         self.process = subprocess.Popen(
