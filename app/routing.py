@@ -26,7 +26,7 @@ from app import idempotency
 from app.auditlog import chain, recording
 from app.auth.throttle import address_of, authenticate_request
 from app.context import AppContext
-from app.db import ATTEMPTS, retryable
+from app.db import ATTEMPTS, analyze, retryable, stale_statistics
 from app.errors import Conflict, problem_response, problem_responses
 
 _REPLAYED_HEADERS = ("content-type", "location")
@@ -207,6 +207,7 @@ async def _attempt(
             audit["now"] = context.clock.now()
         # One trip to the thread pool: the deferred writes, the audit-log entry, the stored
         # answer, commit, close.
+        analyse = set(stale_statistics(session))
         await run_in_threadpool(
             _end,
             session,
@@ -215,6 +216,10 @@ async def _attempt(
             deferred=request.state.deferred_writes,
             audit=audit,
         )
+        if analyse and response.background is None:
+            response.background = BackgroundTask(
+                run_in_threadpool, analyze, context.engine, analyse
+            )
         return response
     except IntegrityError as exc:
         await run_in_threadpool(_end, session, commit=False)
