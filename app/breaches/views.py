@@ -21,7 +21,6 @@ from app.breaches.schemas import (
 from app.clock import Clock
 from app.events import service as events
 from app.notices import service as notices
-from app.notices.models import Notice
 from app.notices.schemas import NotifiedVia
 from app.pagination import PageParams, Rows, paginate
 
@@ -71,7 +70,10 @@ def view(session: Session, clock: Clock, principal: Principal, breach: Breach) -
 
 
 def _notice_view(
-    notice: BreachNotice, sent: list[Notice], event_deadline: datetime | None, now: datetime
+    notice: BreachNotice,
+    sent: list[notices.Sent],
+    event_deadline: datetime | None,
+    now: datetime,
 ) -> NoticePublic:
     escalations = [n.escalated_at for n in sent if n.escalated_at is not None]
     return NoticePublic(
