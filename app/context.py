@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -30,6 +32,20 @@ class AppContext:
     _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
         default_factory=weakref.WeakKeyDictionary, repr=False
     )
+    # When this process last recorded each key's use (last_used_at is kept to the minute).
+    _key_uses: dict[str, datetime] = field(default_factory=dict, repr=False)
+    _key_uses_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def first_use_this_minute(self, key_id: str, now: datetime, minute: timedelta) -> bool:
+        """Whether this request is the one to record the key's use: of a burst of requests that
+        all read a stale last_used_at, one writes it, not each (they would queue for the one
+        write lock, every one a transaction of its own)."""
+        with self._key_uses_lock:
+            last = self._key_uses.get(key_id)
+            if last is not None and timedelta(0) <= now - last < minute:
+                return False
+            self._key_uses[key_id] = now
+            return True
 
     def request_slots(self) -> asyncio.Semaphore:
         """The turns requests take at the database, one per pooled connection.

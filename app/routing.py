@@ -184,9 +184,7 @@ async def _attempt(
             await _end_read(session, context)
             bookkeeping = request.state.deferred_writes
             if bookkeeping:
-                response.background = BackgroundTask(
-                    run_in_threadpool, _bookkeep, context.engine, bookkeeping
-                )
+                response.background = BackgroundTask(_bookkeep_in_turn, context, bookkeeping)
             return response
         remember = None
         if key is not None:
@@ -274,6 +272,13 @@ async def _end_read(session: Session, context: AppContext) -> None:
         session.close()
     else:
         await run_in_threadpool(_end, session, commit=False)
+
+
+async def _bookkeep_in_turn(context: AppContext, writes: list[Callable[[Session], None]]) -> None:
+    """After the response, but in a turn at the database like any request: a burst of reads
+    must not open more connections than the pool holds."""
+    async with context.request_slots():
+        await run_in_threadpool(_bookkeep, context.engine, writes)
 
 
 def _bookkeep(engine: Engine, writes: list[Callable[[Session], None]]) -> None:

@@ -5,13 +5,16 @@ needs to commit (that stalled the whole process until the pool's 30-second timeo
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app.auth.models import ApiKey
 from app.clients.models import Contact
+from app.clock import MovableClock
 from tests.conftest import Tenant
 
 READERS, WRITERS = 150, 50
@@ -121,3 +124,34 @@ def test_clients_uploading_slowly_do_not_hold_the_database_turns(
     assert read == 200
     # The uploaders that hung up get a problem (nobody reads it), not a 500 in the logs.
     assert hung_up == [400] * uploads
+
+
+def test_a_burst_of_reads_records_the_key_use_once(
+    app: FastAPI, tenant_a: Tenant, clock: MovableClock
+) -> None:
+    """Every read of a burst sees the key's last_used_at a minute old: one of them records the
+    use, not each (a write each, queued for the one write lock, stalled the burst)."""
+    clock.advance(timedelta(minutes=2))
+    updates: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE API_KEYS"):
+            updates.append(statement)
+
+    engine = app.state.context.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+
+        async def burst() -> list[int]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://dpa") as client:
+                path = f"/v1/clients/{tenant_a.id}"
+                responses = await asyncio.gather(
+                    *(client.get(path, headers=tenant_a.headers) for _ in range(READERS))
+                )
+            return [response.status_code for response in responses]
+
+        assert asyncio.run(burst()) == [200] * READERS
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(updates) == 1, updates

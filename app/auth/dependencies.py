@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auditlog import recording
 from app.auditlog.chain import Actor
 from app.auth.principal import Principal
-from app.auth.service import touch_key
+from app.auth.service import LAST_USED_PRECISION, touch_key
 from app.auth.throttle import address_of, authenticate_request
 from app.db import SessionDep
 from app.errors import Forbidden
@@ -46,8 +46,8 @@ def get_principal(
         request,
         Actor(role=principal.role.value, key_id=principal.key_id, client_id=principal.client_id),
     )
-    if found.stale:
-        now = context.clock.now()
+    now = context.clock.now()
+    if found.stale and context.first_use_this_minute(principal.key_id, now, LAST_USED_PRECISION):
         defer_write(request, lambda db: touch_key(db, principal.key_id, now))
     return principal
 
