@@ -18,11 +18,11 @@ from app.audits.schemas import (
     AuditStatus,
     EmergencyBasis,
 )
-from app.auth.principal import Principal
+from app.auth.principal import Principal, of_client
 from app.breaches import views as breaches
 from app.clients.models import Client
 from app.clock import Clock
-from app.errors import Conflict, Forbidden, NotFound, RuleViolation, field_errors
+from app.errors import Conflict, Forbidden, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
 from app.events.timers import TimerKind
@@ -159,10 +159,7 @@ def _message(audit: Audit, **extra: Any) -> dict[str, Any]:
 
 
 def get_audit(session: Session, client: Client, audit_id: str) -> Audit:
-    audit = session.get(Audit, audit_id)
-    if audit is None or audit.client_id != client.id:
-        raise NotFound("audit", audit_id)
-    return audit
+    return of_client(session, Audit, audit_id, client.id, "audit")
 
 
 def list_audits(

@@ -84,3 +84,12 @@ def load(
     if row is None:
         raise NotFound(what, row_id)
     return row
+
+
+def of_client(session: Session, model: type[Row], row_id: str, client_id: str, what: str) -> Row:
+    """A record under a client already loaded through the scope (its contacts, audits,
+    exceptions, requests, feeds): the row with this id if it is that client's, else 404."""
+    row = session.get(model, row_id)
+    if row is None or getattr(row, "client_id", None) != client_id:
+        raise NotFound(what, row_id)
+    return row

@@ -12,7 +12,7 @@ import icalendar
 from sqlmodel import Session, col, select, update
 
 from app.audits.models import Audit
-from app.auth.principal import Principal
+from app.auth.principal import Principal, of_client
 from app.auth.service import hash_key
 from app.breaches.models import Breach, BreachNotice
 from app.calendarfeeds.models import CalendarFeed, CalendarSequence
@@ -69,9 +69,7 @@ def list_feeds(session: Session, client: Client) -> list[CalendarFeed]:
 
 
 def revoke(session: Session, clock: Clock, client: Client, feed_id: str) -> CalendarFeed:
-    feed = session.get(CalendarFeed, feed_id)
-    if feed is None or feed.client_id != client.id:
-        raise NotFound("calendar feed", feed_id)
+    feed = of_client(session, CalendarFeed, feed_id, client.id, "calendar feed")
     if feed.revoked_at is not None:
         raise Conflict(f"Calendar feed {feed_id} was revoked at {feed.revoked_at.isoformat()}.")
     feed.revoked_at = clock.now()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from app.auth.principal import Principal, load, scoped
+from app.auth.principal import Principal, load, of_client, scoped
 from app.clients.models import Client, Contact
 from app.clients.schemas import ClientCreate, ClientUpdate, ContactCreate, ContactRole
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation, field_errors
+from app.errors import Conflict, RuleViolation, field_errors
 from app.ids import new_id
 from app.pagination import PageParams, Rows, paginate
 
@@ -106,10 +106,7 @@ def notice_recipients(session: Session, client_id: str) -> list[str]:
 
 
 def get_contact(session: Session, client: Client, contact_id: str) -> Contact:
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.client_id != client.id:
-        raise NotFound("contact", contact_id)
-    return contact
+    return of_client(session, Contact, contact_id, client.id, "contact")
 
 
 def list_contacts(

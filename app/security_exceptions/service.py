@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, of_client
 from app.clients.models import Client
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation, field_errors
+from app.errors import Conflict, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
 from app.events.timers import TimerKind
@@ -120,10 +120,7 @@ def on_timer(session: Session, clock: Clock, exception_id: str, ended: bool) -> 
 
 
 def get(session: Session, client: Client, exception_id: str) -> SecurityException:
-    exception = session.get(SecurityException, exception_id)
-    if exception is None or exception.client_id != client.id:
-        raise NotFound("security exception", exception_id)
-    return exception
+    return of_client(session, SecurityException, exception_id, client.id, "security exception")
 
 
 def list_for(session: Session, client: Client, params: PageParams) -> Rows[SecurityException]:

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, of_client
 from app.clients.models import Client
 from app.clock import Clock
-from app.errors import Conflict, NotFound, RuleViolation, field_errors
+from app.errors import Conflict, RuleViolation, field_errors
 from app.events import service as events
 from app.events import timers
 from app.events.timers import TimerKind
@@ -125,10 +125,7 @@ def _tell_both(session: Session, clock: Clock, request_id: str, event_type: str)
 
 
 def get(session: Session, client: Client, request_id: str) -> DataSubjectRequest:
-    request = session.get(DataSubjectRequest, request_id)
-    if request is None or request.client_id != client.id:
-        raise NotFound("data-subject request", request_id)
-    return request
+    return of_client(session, DataSubjectRequest, request_id, client.id, "data-subject request")
 
 
 def list_for(session: Session, client: Client, params: PageParams) -> Rows[DataSubjectRequest]:
