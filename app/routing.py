@@ -184,7 +184,9 @@ async def _attempt(
             await _end_read(session, context)
             bookkeeping = request.state.deferred_writes
             if bookkeeping:
-                response.background = BackgroundTask(_bookkeep_in_turn, context, bookkeeping)
+                response.background = BackgroundTask(
+                    _after_response, context, _bookkeep, context.engine, bookkeeping
+                )
             return response
         remember = None
         if key is not None:
@@ -216,7 +218,7 @@ async def _attempt(
         )
         if analyse and response.background is None:
             response.background = BackgroundTask(
-                run_in_threadpool, analyze, context.engine, analyse
+                _after_response, context, analyze, context.engine, analyse
             )
         return response
     except IntegrityError as exc:
@@ -274,11 +276,14 @@ async def _end_read(session: Session, context: AppContext) -> None:
         await run_in_threadpool(_end, session, commit=False)
 
 
-async def _bookkeep_in_turn(context: AppContext, writes: list[Callable[[Session], None]]) -> None:
-    """After the response, but in a turn at the database like any request: a burst of reads
-    must not open more connections than the pool holds."""
+async def _after_response(
+    context: AppContext, work: Callable[[Engine, Any], None], engine: Engine, argument: Any
+) -> None:
+    """Database work after the response (a key's last use, a bulk-filled table's statistics),
+    in a turn at the database like any request: a burst must not open more connections than
+    the pool holds."""
     async with context.request_slots():
-        await run_in_threadpool(_bookkeep, context.engine, writes)
+        await run_in_threadpool(work, engine, argument)
 
 
 def _bookkeep(engine: Engine, writes: list[Callable[[Session], None]]) -> None:
