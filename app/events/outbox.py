@@ -414,9 +414,10 @@ def record_once(
                     next_attempt_at=next_attempt_at,
                 )
             )
-        _update(session, owner, delivered, status=DeliveryStatus.delivered, next_attempt_at=None)
-        _update(session, owner, failed, status=DeliveryStatus.failed, next_attempt_at=None)
-        _update(session, owner, retried)
+        done = {"next_attempt_at": None}
+        _update(session, owner, delivered, {**done, "status": DeliveryStatus.delivered.value})
+        _update(session, owner, failed, {**done, "status": DeliveryStatus.failed.value})
+        _update(session, owner, retried, {})
         insert_rows(session, DeliveryAttempt, attempts)
         for endpoint_id in dict.fromkeys(gone_endpoints):
             endpoint = session.get(WebhookEndpoint, endpoint_id)
@@ -431,7 +432,7 @@ def record_once(
 
 
 def _update(
-    session: Session, owner: str, rows: list[dict[str, Any]], **fixed: DeliveryStatus | None
+    session: Session, owner: str, rows: list[dict[str, Any]], fixed: dict[str, Any]
 ) -> None:
     """One executemany: each row's values (keyed as its columns; `b_id` the delivery), the
     `fixed` ones the same for all, on deliveries this worker still holds."""
@@ -447,7 +448,7 @@ def _update(
                 **{name: bindparam(name) for name in names},
                 "lease_owner": None,
                 "lease_expires_at": None,
-                **{name: (v.value if v is not None else None) for name, v in fixed.items()},
+                **fixed,
             }
         )
     )
