@@ -26,7 +26,7 @@ from app import idempotency
 from app.auditlog import chain, recording
 from app.auth.throttle import address_of, authenticate_request
 from app.context import AppContext
-from app.db import ATTEMPTS, analyze, retryable, stale_statistics
+from app.db import ATTEMPTS, analyze, retryable, short_read, stale_statistics
 from app.errors import Conflict, problem_response, problem_responses
 
 _REPLAYED_HEADERS = ("content-type", "location")
@@ -157,7 +157,8 @@ async def _attempt(
             # Authenticated first: a revoked or unknown key is refused before any stored
             # answer (which may carry a secret) is looked up, and the scope is the key itself,
             # however its header is spelled.
-            authenticated = await run_in_threadpool(
+            authenticated = await short_read(
+                context.engine,
                 authenticate_request,
                 session,
                 context,

@@ -12,7 +12,7 @@ from app.auditlog.chain import Actor
 from app.auth.principal import Principal
 from app.auth.service import LAST_USED_PRECISION, touch_key
 from app.auth.throttle import address_of, authenticate_request
-from app.db import SessionDep
+from app.db import SessionDep, short_read
 from app.errors import Forbidden
 from app.routing import defer_write
 
@@ -23,7 +23,7 @@ bearer = HTTPBearer(
 )
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     session: SessionDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -32,7 +32,9 @@ def get_principal(
     # A /v1/clients/{client_id}/… path: its client is read in the key's own statement (the
     # tenant scope in the join), and visible_client takes it from there.
     client_id = request.path_params.get("client_id")
-    found = authenticate_request(
+    found = await short_read(
+        context.engine,
+        authenticate_request,
         session,
         context,
         request.headers.get("authorization"),
