@@ -96,7 +96,7 @@ def _nul_refusal(request: Request, body: bytes) -> Response | None:
     """A NUL character anywhere in the request is refused the same way on every backend:
     SQLite would store it, PostgreSQL refuses it (SPEC §13: bad input never a 500)."""
     where = []
-    if "\x00" in request.url.path:
+    if "\x00" in request.scope["path"]:  # decoded: %00 arrives as U+0000
         where.append("path")
     if b"%00" in request.scope.get("query_string", b"").lower():
         where.append("query")

@@ -50,6 +50,7 @@ def cases(tenant: Tenant) -> list[tuple[str, str, dict | None, str]]:
         ),
         ("POST", "/v1/clients", {"name": "A\u0000B", "legal_name": "x", "country": "FR"}, "body"),
         ("GET", "/v1/clients?status=a%00b", None, "query"),
+        ("GET", f"/v1/clients/{tenant.id}%00", None, "path"),
         (
             "POST",
             f"/v1/clients/{tenant.id}/contacts",
