@@ -3,9 +3,10 @@ the events engine. (Delivery, escalation and the e-mail fallback are app/notices
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Update, bindparam, update
 from sqlmodel import Session
 
 from app.breaches.models import Breach, BreachNotice
@@ -89,6 +90,17 @@ def on_deadline(session: Session, clock: Clock, timer: Timer, settings: Settings
     )
 
 
+@functools.cache
+def _notify_statement() -> Update:
+    """Built once: every recorded batch of breach messages that reached clients runs it."""
+    table = table_of(BreachNotice)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.notified_at.is_(None))
+        .values(notified_at=bindparam("at"))
+    )
+
+
 @notices.on_notified(NOTICE_KIND)
 def on_notified(session: Session, clock: Clock, sent: list[notices.Arrival]) -> None:
     """Clients' breach messages reached them (each carries the whole Art. 33(3) content): the
@@ -98,12 +110,8 @@ def on_notified(session: Session, clock: Clock, sent: list[notices.Arrival]) -> 
     for notice in sent:
         at = notice.notified_at
         arrived[notice.subject] = min(at, arrived.get(notice.subject, at))
-    table = table_of(BreachNotice)
     session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.notified_at.is_(None))
-        .values(notified_at=bindparam("at")),
-        [{"b_id": subject, "at": at} for subject, at in arrived.items()],
+        _notify_statement(), [{"b_id": subject, "at": at} for subject, at in arrived.items()]
     )
     expire_loaded(session, BreachNotice, set(arrived), "notified_at")
     # A part notified before had its deadline timer stopped then: cancelling again is nothing.

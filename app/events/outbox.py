@@ -3,6 +3,7 @@ consequences. Plain functions on an engine; the pump calls them from worker thre
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -10,13 +11,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, case, func, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Engine,
+    Integer,
+    Row,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    case,
+    func,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import ATTEMPTS, insert_rows, retryable, table_of
+from app.db import ATTEMPTS, UTCDateTime, insert_rows, retryable, table_of
 from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.events.timers import TimerStatus
@@ -99,21 +113,46 @@ def candidates(
     engine: Engine, clock: Clock, limit: int, saturated: set[str]
 ) -> list[tuple[str, str]]:
     """Due, unleased deliveries (id, endpoint), oldest due first, skipping busy endpoints."""
-    now, wall_now = clock.now(), WALL_CLOCK.now()
-    statement = (
-        select(Delivery.id, Delivery.endpoint_id)
-        .where(
-            col(Delivery.status) == DeliveryStatus.pending.value,
-            col(Delivery.next_attempt_at) <= now,
-            col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
-        )
-        .order_by(col(Delivery.next_attempt_at))
-        .limit(limit)
-    )
+    params: dict[str, Any] = {"now": clock.now(), "wall_now": WALL_CLOCK.now(), "limit": limit}
     if saturated:
-        statement = statement.where(col(Delivery.endpoint_id).not_in(saturated))
+        params["saturated"] = list(saturated)
     with Session(engine) as session:
-        return [(row[0], row[1]) for row in session.exec(statement).all()]
+        rows = session.execute(_candidates_statement(bool(saturated)), params)
+        return [(row[0], row[1]) for row in rows]
+
+
+# The pump's statements run many times a second: each is built once, with bind parameters
+# (`expanding` ones for lists), and SQLAlchemy keeps its cache key with the object. Building
+# them anew for every call was an eighth of a fan-out's CPU. Core tables, not ORM entities:
+# these read and write columns, never objects.
+_DELIVERIES = table_of(Delivery)
+
+
+def _claimable(table: Table) -> tuple[ColumnElement[bool], ...]:
+    return (
+        table.c.status == DeliveryStatus.pending.value,
+        # Still due: another pump run may have tried it since it was a candidate, and
+        # scheduled its retry.
+        table.c.next_attempt_at <= bindparam("now", type_=UTCDateTime),
+        table.c.lease_expires_at.is_(None)
+        | (table.c.lease_expires_at < bindparam("wall_now", type_=UTCDateTime)),
+    )
+
+
+@functools.cache
+def _candidates_statement(skip_endpoints: bool) -> Select[*tuple[Any, ...]]:
+    table = _DELIVERIES
+    statement = (
+        sa_select(table.c.id, table.c.endpoint_id)
+        .where(*_claimable(table))
+        .order_by(table.c.next_attempt_at)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if skip_endpoints:
+        statement = statement.where(
+            table.c.endpoint_id.not_in(bindparam("saturated", expanding=True))
+        )
+    return statement
 
 
 def claim(
@@ -129,59 +168,18 @@ def claim(
     if not delivery_ids:
         return []
     now, wall_now = clock.now(), WALL_CLOCK.now()
-    claimable = (
-        col(Delivery.status) == DeliveryStatus.pending.value,
-        # Still due: another pump run may have tried it since it was a candidate, and
-        # scheduled its retry.
-        col(Delivery.next_attempt_at) <= now,
-        col(Delivery.lease_expires_at).is_(None) | (col(Delivery.lease_expires_at) < wall_now),
-    )
+    read, lease_them = _claim_statements()
+    when = {"now": now, "wall_now": wall_now}
     with Session(engine) as session:
-        # Everything a send needs, read with the lock (OF deliveries: another worker may claim
-        # another delivery of the same event or endpoint meanwhile).
-        found = session.execute(
-            sa_select(
-                col(Delivery.id),
-                col(Delivery.event_id),
-                col(Delivery.endpoint_id),
-                col(Delivery.urgent),
-                col(Delivery.attempt_count),
-                col(Delivery.lease_owner),
-                col(Delivery.lease_expires_at),
-                col(Event.type),
-                col(Event.created_at),
-                col(Event.data),
-                col(WebhookEndpoint.url),
-                col(WebhookEndpoint.secret),
-                col(WebhookEndpoint.previous_secret),
-                col(WebhookEndpoint.previous_secret_expires_at),
-            )
-            .join(Event, col(Event.id) == col(Delivery.event_id))
-            .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(Delivery.endpoint_id))
-            .where(col(Delivery.id).in_(delivery_ids), *claimable)
-            .with_for_update(skip_locked=True, of=Delivery)
-        ).all()
+        found = session.execute(read, {**when, "ids": delivery_ids}).all()
         if not found:
             session.rollback()
             return []
-        claimed_ids = set(
-            session.execute(
-                update(Delivery)
-                .where(col(Delivery.id).in_([row.id for row in found]), *claimable)
-                .values(
-                    lease_owner=owner,
-                    lease_expires_at=wall_now + lease,
-                    # SET reads the row as it was: an owner there means an interrupted attempt.
-                    attempt_count=case(
-                        (col(Delivery.lease_owner).is_not(None), col(Delivery.attempt_count) + 1),
-                        else_=col(Delivery.attempt_count),
-                    ),
-                )
-                .returning(col(Delivery.id))
-            )
-            .scalars()
-            .all()
+        leased = session.execute(
+            lease_them,
+            {**when, "ids": [row.id for row in found], "owner": owner, "until": wall_now + lease},
         )
+        claimed_ids = set(leased.scalars().all())
         claimed = []
         interrupted = []
         for row in found:
@@ -207,6 +205,52 @@ def claim(
         insert_rows(session, DeliveryAttempt, interrupted)
         session.commit()
     return claimed
+
+
+@functools.cache
+def _claim_statements() -> tuple[Select[*tuple[Any, ...]], Update]:
+    """Everything a send needs, read with the lock (OF deliveries: another worker may claim
+    another delivery of the same event or endpoint meanwhile); then the lease, on the rows
+    still claimable, returning those it took."""
+    deliveries, events, endpoints = _DELIVERIES, table_of(Event), table_of(WebhookEndpoint)
+    ids = deliveries.c.id.in_(bindparam("ids", expanding=True))
+    read = (
+        sa_select(
+            deliveries.c.id,
+            deliveries.c.event_id,
+            deliveries.c.endpoint_id,
+            deliveries.c.urgent,
+            deliveries.c.attempt_count,
+            deliveries.c.lease_owner,
+            deliveries.c.lease_expires_at,
+            events.c.type,
+            events.c.created_at,
+            events.c.data,
+            endpoints.c.url,
+            endpoints.c.secret,
+            endpoints.c.previous_secret,
+            endpoints.c.previous_secret_expires_at,
+        )
+        .join(events, events.c.id == deliveries.c.event_id)
+        .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
+        .where(ids, *_claimable(deliveries))
+        .with_for_update(skip_locked=True, of=deliveries)
+    )
+    lease = (
+        update(deliveries)
+        .where(ids, *_claimable(deliveries))
+        .values(
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("until", type_=UTCDateTime),
+            # SET reads the row as it was: an owner there means an interrupted attempt.
+            attempt_count=case(
+                (deliveries.c.lease_owner.is_not(None), deliveries.c.attempt_count + 1),
+                else_=deliveries.c.attempt_count,
+            ),
+        )
+        .returning(deliveries.c.id)
+    )
+    return read, lease
 
 
 def _interrupted_attempt(
@@ -330,22 +374,7 @@ def record_once(
     with Session(engine) as session:
         now = clock.now()
         ids = [result.claimed.delivery_id for result in results]
-        found = {
-            row.id: row
-            for row in session.execute(
-                sa_select(
-                    col(Delivery.id),
-                    col(Delivery.event_id),
-                    col(Delivery.endpoint_id),
-                    col(Delivery.status),
-                    col(Delivery.urgent),
-                    col(Delivery.attempt_count),
-                    col(Delivery.retry_index),
-                    col(Delivery.first_attempt_at),
-                    col(Delivery.lease_owner),
-                ).where(col(Delivery.id).in_(ids))
-            )
-        }
+        found = {row.id: row for row in session.execute(_recorded_statement(), {"ids": ids})}
         for result in results:
             row = found.get(result.claimed.delivery_id)
             if row is None:
@@ -431,6 +460,22 @@ def record_once(
     return disabled
 
 
+@functools.cache
+def _recorded_statement() -> Select[*tuple[Any, ...]]:
+    table = _DELIVERIES
+    return sa_select(
+        table.c.id,
+        table.c.event_id,
+        table.c.endpoint_id,
+        table.c.status,
+        table.c.urgent,
+        table.c.attempt_count,
+        table.c.retry_index,
+        table.c.first_attempt_at,
+        table.c.lease_owner,
+    ).where(table.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def _update(
     session: Session, owner: str, rows: list[dict[str, Any]], fixed: dict[str, Any]
 ) -> None:
@@ -438,21 +483,49 @@ def _update(
     `fixed` ones the same for all, on deliveries this worker still holds."""
     if not rows:
         return
-    table = table_of(Delivery)
-    names = [name for name in rows[0] if name != "b_id"]
-    statement = (
+    names = tuple(name for name in rows[0] if name != "b_id")
+    statement = _update_statement(names, tuple(fixed.items()))
+    session.execute(statement, [{**row, "b_owner": owner} for row in rows])
+
+
+@functools.cache
+def _update_statement(names: tuple[str, ...], fixed: tuple[tuple[str, Any], ...]) -> Update:
+    table = _DELIVERIES
+    return (
         update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == owner)
+        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == bindparam("b_owner"))
         .values(
             {
                 **{name: bindparam(name) for name in names},
                 "lease_owner": None,
                 "lease_expires_at": None,
-                **fixed,
+                **dict(fixed),
             }
         )
     )
-    session.execute(statement, rows)
+
+
+@functools.cache
+def _next_due_statements(
+    skip_endpoints: bool,
+) -> tuple[Select[tuple[datetime | None]], ...]:
+    """The earliest due delivery (leaving out busy endpoints), and the earliest lease to run
+    out, of deliveries and of timers."""
+    deliveries, timers = _DELIVERIES, table_of(Timer)
+    pending = deliveries.c.status == DeliveryStatus.pending.value
+    first_due = sa_select(func.min(deliveries.c.next_attempt_at)).where(
+        pending, deliveries.c.lease_expires_at.is_(None)
+    )
+    if skip_endpoints:
+        busy: BindParameter[list[str]] = bindparam("busy", expanding=True)
+        first_due = first_due.where(deliveries.c.endpoint_id.not_in(busy))
+    return (
+        first_due,
+        sa_select(func.min(deliveries.c.lease_expires_at)).where(pending),
+        sa_select(func.min(timers.c.lease_expires_at)).where(
+            timers.c.status == TimerStatus.pending.value
+        ),
+    )
 
 
 def next_due(
@@ -464,31 +537,16 @@ def next_due(
     """When the pump must wake: the earliest due delivery or timer, or the earliest lease to
     run out (a crashed worker's claims come back then). Deliveries to `busy_endpoints` (or all
     deliveries, when `deliveries` is false) are left out: a finishing request wakes the pump."""
+    first_due, delivery_lease, timer_lease = _next_due_statements(bool(busy_endpoints))
     with Session(engine) as session:
         due_delivery = None
         if deliveries:
-            statement = select(func.min(Delivery.next_attempt_at)).where(
-                Delivery.status == DeliveryStatus.pending.value,
-                col(Delivery.lease_expires_at).is_(None),
-            )
-            if busy_endpoints:
-                statement = statement.where(col(Delivery.endpoint_id).not_in(busy_endpoints))
-            due_delivery = session.exec(statement).one()
-        moments = [
-            due_delivery,
-            *next_timer_due(session),
-        ]
+            params = {"busy": list(busy_endpoints)} if busy_endpoints else {}
+            due_delivery = session.execute(first_due, params).scalar_one()
+        moments = [due_delivery, *next_timer_due(session)]
         leases = [
-            session.exec(
-                select(func.min(Delivery.lease_expires_at)).where(
-                    Delivery.status == DeliveryStatus.pending.value
-                )
-            ).one(),
-            session.exec(
-                select(func.min(Timer.lease_expires_at)).where(
-                    Timer.status == TimerStatus.pending.value
-                )
-            ).one(),
+            session.execute(delivery_lease).scalar_one(),
+            session.execute(timer_lease).scalar_one(),
         ]
     # Leases run on the wall clock: translate them to the service clock's time line.
     offset = clock.now() - WALL_CLOCK.now()

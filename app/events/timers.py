@@ -5,17 +5,19 @@ several workers alike."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, Integer, Select, Update, bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import affected, insert_rows
+from app.db import UTCDateTime, affected, insert_rows, table_of
 from app.events import wake
 from app.events.models import Timer
 from app.ids import new_id
@@ -121,51 +123,98 @@ def cancel_many(
     """`cancel` for several subjects, in one statement."""
     if not subjects:
         return 0
+    params: dict[str, Any] = {"subjects": subjects, "at": clock.now()}
+    if kinds is not None:
+        params["kinds"] = kinds
+    cancelled = affected(session.execute(_cancel_statement(kinds is not None), params))
+    # Objects of these timers that the session holds read their row again when next used.
+    wanted, of_kinds = set(subjects), set(kinds or ())
+    for held in list(session.identity_map.values()):
+        if not isinstance(held, Timer) or held.subject not in wanted:
+            continue
+        if kinds is None or held.kind in of_kinds:
+            session.expire(held, ["status", "cancelled_at"])
+    return cancelled
+
+
+# Statements the pump and every fan-out run: built once, with bind parameters (building one
+# costs more than running it).
+
+
+@functools.cache
+def _cancel_statement(of_kinds: bool) -> Update:
     statement = (
         update(Timer)
-        .where(col(Timer.subject).in_(subjects), col(Timer.status) == TimerStatus.pending.value)
-        .values(status=TimerStatus.cancelled.value, cancelled_at=clock.now())
+        .where(
+            col(Timer.subject).in_(bindparam("subjects", expanding=True)),
+            col(Timer.status) == TimerStatus.pending.value,
+        )
+        .values(status=TimerStatus.cancelled.value, cancelled_at=bindparam("at", type_=UTCDateTime))
+        # SQLAlchemy cannot bring objects up to date from a statement's parameters (with
+        # list parameters "evaluate" leaves them pending, "fetch" sets cancelled_at to None):
+        # cancel_many expires them instead. Still an ORM statement, so it flushes first.
+        .execution_options(synchronize_session=False)
     )
-    if kinds is not None:
-        statement = statement.where(col(Timer.kind).in_(kinds))
-    return affected(session.execute(statement))
+    if of_kinds:
+        statement = statement.where(col(Timer.kind).in_(bindparam("kinds", expanding=True)))
+    return statement
 
 
 def next_due(session: Session) -> tuple[datetime | None]:
     """The earliest unclaimed due time (leases are the pump's concern)."""
-    unclaimed = session.exec(
-        select(func.min(Timer.due_at)).where(
-            Timer.status == TimerStatus.pending.value, col(Timer.lease_expires_at).is_(None)
-        )
-    ).one()
-    return (unclaimed,)
+    return (session.execute(_next_due_statement()).scalar_one(),)
+
+
+@functools.cache
+def _next_due_statement() -> Select[tuple[datetime | None]]:
+    table = table_of(Timer)
+    return sa_select(func.min(table.c.due_at)).where(
+        table.c.status == TimerStatus.pending.value, table.c.lease_expires_at.is_(None)
+    )
 
 
 def claim_due(engine: Engine, clock: Clock, owner: str, lease: timedelta, limit: int) -> list[str]:
-    now, wall_now = clock.now(), WALL_CLOCK.now()
-    due = select(Timer.id).where(
-        col(Timer.status) == TimerStatus.pending.value,
-        col(Timer.due_at) <= now,
-        (col(Timer.lease_expires_at).is_(None)) | (col(Timer.lease_expires_at) < wall_now),
-    )
-    claimable = due.order_by(col(Timer.due_at)).limit(limit).with_for_update(skip_locked=True)
+    when = {"now": clock.now(), "wall_now": WALL_CLOCK.now()}
+    first, lease_them = _claim_statements()
     with Session(engine) as session:
         # A read first: most passes find nothing due, and on SQLite the UPDATE below would take
         # the one write lock for nothing, making the recording of delivery results wait.
-        if session.exec(due.limit(1)).first() is None:
+        if session.execute(first, when).first() is None:
             return []
-        claimed = (
-            session.execute(
-                update(Timer)
-                .where(col(Timer.id).in_(claimable.scalar_subquery()))
-                .values(lease_owner=owner, lease_expires_at=wall_now + lease)
-                .returning(col(Timer.id))
-            )
-            .scalars()
-            .all()
+        claimed = session.execute(
+            lease_them,
+            {**when, "owner": owner, "until": when["wall_now"] + lease, "limit": limit},
         )
+        ids = list(claimed.scalars().all())
         session.commit()
-    return list(claimed)
+    return ids
+
+
+@functools.cache
+def _claim_statements() -> tuple[Select[tuple[str]], Update]:
+    """The first due timer, if any; then a lease on up to `limit` due ones, earliest first."""
+    table = table_of(Timer)
+    due = sa_select(table.c.id).where(
+        table.c.status == TimerStatus.pending.value,
+        table.c.due_at <= bindparam("now", type_=UTCDateTime),
+        table.c.lease_expires_at.is_(None)
+        | (table.c.lease_expires_at < bindparam("wall_now", type_=UTCDateTime)),
+    )
+    claimable = (
+        due.order_by(table.c.due_at)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    lease = (
+        update(table)
+        .where(table.c.id.in_(claimable.scalar_subquery()))
+        .values(
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("until", type_=UTCDateTime),
+        )
+        .returning(table.c.id)
+    )
+    return due.limit(1), lease
 
 
 def fire(engine: Engine, clock: Clock, settings: Settings, owner: str, timer_id: str) -> bool:

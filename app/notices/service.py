@@ -11,13 +11,14 @@ it themselves."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Select, Update, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -287,32 +288,38 @@ def on_delivered(session: Session, clock: Clock, delivered: list[tuple[str, date
     for event_id, at in delivered:
         first[event_id] = min(at, first.get(event_id, at))
     # The worker's own session holds no notice objects: rows in, one executemany out.
-    statement = sa_select(
-        col(Notice.id),
-        col(Notice.kind),
-        col(Notice.subject),
-        col(Notice.client_id),
-        col(Notice.event_id),
-    ).where(col(Notice.event_id).in_(first), col(Notice.notified_at).is_(None))
+    unnotified, notify = _delivered_statements()
     arrivals = sorted(
         (
             Arrival(row.id, row.kind, row.subject, row.client_id, first[row.event_id])
-            for row in session.execute(statement)
+            for row in session.execute(unnotified, {"events": list(first)})
         ),
         key=lambda arrival: (arrival.notified_at, arrival.notice_id),
     )
     if arrivals:
-        table = table_of(Notice)
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.notified_at.is_(None))
-            .values(notified_at=bindparam("at"), notified_via=NotifiedVia.webhook.value),
-            [{"b_id": a.notice_id, "at": a.notified_at} for a in arrivals],
-        )
+        session.execute(notify, [{"b_id": a.notice_id, "at": a.notified_at} for a in arrivals])
         expire_loaded(
             session, Notice, {a.notice_id for a in arrivals}, "notified_at", "notified_via"
         )
     _arrived(session, clock, arrivals)
+
+
+@functools.cache
+def _delivered_statements() -> tuple[Select[*tuple[Any, ...]], Update]:
+    """Built once (every recorded batch of 2xx runs them): the notices of some events not yet
+    notified, and the executemany that notifies them."""
+    table = table_of(Notice)
+    unnotified = sa_select(
+        table.c.id, table.c.kind, table.c.subject, table.c.client_id, table.c.event_id
+    ).where(
+        table.c.event_id.in_(bindparam("events", expanding=True)), table.c.notified_at.is_(None)
+    )
+    notify = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.notified_at.is_(None))
+        .values(notified_at=bindparam("at"), notified_via=NotifiedVia.webhook.value)
+    )
+    return unnotified, notify
 
 
 def on_escalation(session: Session, clock: Clock, notice_id: str) -> None:

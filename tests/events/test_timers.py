@@ -67,6 +67,25 @@ def test_a_cancelled_timer_never_fires(live_app: FastAPI, clock: MovableClock) -
         assert session.get(Timer, keep.id).status == "cancelled"  # type: ignore[union-attr]
 
 
+def test_a_cancelled_timer_reads_cancelled_in_the_session_that_cancelled_it(
+    app: FastAPI, clock: MovableClock
+) -> None:
+    """A request that holds a timer (scheduled unflushed, or loaded) and cancels it must not
+    go on seeing it pending: the cancellation runs as one statement around the objects."""
+    context = app.state.context
+    with Session(context.engine) as session:
+        unflushed = timers.schedule(
+            session, clock, kind=KIND, subject="sub_held", due_at=clock.now() + timedelta(hours=1)
+        )
+        other = timers.schedule(
+            session, clock, kind="test.other", subject="sub_held", due_at=clock.now()
+        )
+        assert timers.cancel_many(session, clock, ["sub_held"], kinds=[KIND]) == 1
+        assert unflushed.status == "cancelled" and unflushed.cancelled_at == clock.now()
+        assert other.status == "pending"
+        session.commit()
+
+
 def test_a_timer_due_while_down_fires_once_on_the_next_start(
     settings: Settings, clock: MovableClock
 ) -> None:
