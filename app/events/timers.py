@@ -126,6 +126,7 @@ def cancel_many(
     params: dict[str, Any] = {"subjects": subjects, "at": clock.now()}
     if kinds is not None:
         params["kinds"] = kinds
+    session.flush()  # a timer scheduled in this unit of work is a row before the UPDATE
     cancelled = affected(session.execute(_cancel_statement(kinds is not None), params))
     # Objects of these timers that the session holds read their row again when next used.
     wanted, of_kinds = set(subjects), set(kinds or ())
@@ -143,20 +144,20 @@ def cancel_many(
 
 @functools.cache
 def _cancel_statement(of_kinds: bool) -> Update:
+    """Core, not an ORM UPDATE: SQLAlchemy cannot bring objects up to date from a statement's
+    parameters (with list parameters, "evaluate" leaves them pending and "fetch" sets
+    cancelled_at to None), so cancel_many flushes first and expires the objects itself."""
+    table = table_of(Timer)
     statement = (
-        update(Timer)
+        update(table)
         .where(
-            col(Timer.subject).in_(bindparam("subjects", expanding=True)),
-            col(Timer.status) == TimerStatus.pending.value,
+            table.c.subject.in_(bindparam("subjects", expanding=True)),
+            table.c.status == TimerStatus.pending.value,
         )
         .values(status=TimerStatus.cancelled.value, cancelled_at=bindparam("at", type_=UTCDateTime))
-        # SQLAlchemy cannot bring objects up to date from a statement's parameters (with
-        # list parameters "evaluate" leaves them pending, "fetch" sets cancelled_at to None):
-        # cancel_many expires them instead. Still an ORM statement, so it flushes first.
-        .execution_options(synchronize_session=False)
     )
     if of_kinds:
-        statement = statement.where(col(Timer.kind).in_(bindparam("kinds", expanding=True)))
+        statement = statement.where(table.c.kind.in_(bindparam("kinds", expanding=True)))
     return statement
 
 
