@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -143,18 +143,37 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-async def short_read(engine: Engine, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """A read of a row or two by an indexed key (the API key every request starts with).
+async def short_read(
+    session: Session, read: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """A read of a row or two by an indexed key, first thing in a request's unit of work (the
+    API key every request starts with), as `read(session, ...)`.
 
     On SQLite it runs here, on the event loop: in WAL mode a reader never waits for the
     writer, the file is local, and the read takes a few microseconds against ~300 for a trip
-    to the thread pool and back, which was most of an authenticated read's cost. On
-    PostgreSQL it is a network round trip, so it goes to the pool. Only for reads: a write
-    on SQLite may wait for the write lock (busy_timeout), which must never be on the loop.
+    to the thread pool and back, which was most of an authenticated read's cost. Only for
+    reads: a write on SQLite may wait for the write lock (busy_timeout), which must never be
+    on the loop.
+
+    On PostgreSQL it is a network round trip, so it goes to the pool; and when it is the first
+    thing the session does, it runs in autocommit (one round trip: no BEGIN before it, no
+    COMMIT or ROLLBACK after) and gives the connection back, keeping what it loaded. A request
+    that reads nothing else needs no second trip to end a transaction; one that goes on takes
+    a connection in a transaction of its own, which under READ COMMITTED sees what a longer
+    transaction would have seen.
     """
-    if engine.dialect.name == "sqlite":
-        return read(*args, **kwargs)
-    return await run_in_threadpool(read, *args, **kwargs)
+    if session.get_bind().dialect.name == "sqlite":
+        return read(session, *args, **kwargs)
+
+    def read_first() -> T:
+        if session.in_transaction():  # already at work: the read is part of it
+            return read(session, *args, **kwargs)
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        found = read(session, *args, **kwargs)
+        session.commit()  # nothing to commit: ends the session's use of the connection
+        return found
+
+    return await run_in_threadpool(read_first)
 
 
 async def get_session(request: Request) -> Session:

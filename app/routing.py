@@ -158,9 +158,8 @@ async def _attempt(
             # answer (which may carry a secret) is looked up, and the scope is the key itself,
             # however its header is spelled.
             authenticated = await short_read(
-                context.engine,
-                authenticate_request,
                 session,
+                authenticate_request,
                 context,
                 authorization,
                 address_of(request.client),
@@ -269,9 +268,11 @@ def wrote(session: Session) -> bool:
 
 async def _end_read(session: Session, context: AppContext) -> None:
     """Close a read's session. On SQLite a read opened no transaction (the driver begins one
-    before a write only): closing is local, no trip to the thread pool. PostgreSQL's read
-    transaction ends with a ROLLBACK round trip, in the pool."""
-    if context.engine.dialect.name == "sqlite":
+    before a write only), and on PostgreSQL a request that read only its key ended that
+    transaction in the key's own trip (`short_read`): closing is local, no trip to the thread
+    pool. A PostgreSQL read transaction still open ends with a ROLLBACK round trip, in the
+    pool."""
+    if context.engine.dialect.name == "sqlite" or not session.in_transaction():
         session.close()
     else:
         await run_in_threadpool(_end, session, commit=False)

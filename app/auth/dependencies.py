@@ -33,9 +33,8 @@ async def get_principal(
     # tenant scope in the join), and visible_client takes it from there.
     client_id = request.path_params.get("client_id")
     found = await short_read(
-        context.engine,
-        authenticate_request,
         session,
+        authenticate_request,
         context,
         request.headers.get("authorization"),
         address_of(request.client),

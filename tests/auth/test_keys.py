@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,8 +16,10 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from app.auth import service as auth_service
+from app.auth.models import BootstrapMarker
 from app.auth.schemas import Role
 from app.clock import MovableClock
+from app.db import short_read
 from app.main import create_app
 from tests.conftest import SECRET, Tenant, bearer, make_tenant
 
@@ -220,3 +223,37 @@ def test_revocation_elsewhere_fails_the_very_next_read(
         gone = other.delete(f"/v1/api-keys/{spare['id']}", headers=staff)
         assert gone.status_code == 200
     assert api.get(f"/v1/clients/{tenant.id}", headers=bearer(spare["key"])).status_code == 401
+
+
+def test_the_key_read_leaves_requests_their_transactions(
+    app: FastAPI, api: TestClient, tenant_a: Tenant
+) -> None:
+    """On PostgreSQL the key is read in autocommit (one round trip): the connections it
+    borrowed go back to the pool in a transaction again, and what the same session writes
+    next is still all or nothing."""
+    engine = app.state.context.engine
+    for _ in range(5):
+        assert api.get(f"/v1/clients/{tenant_a.id}", headers=tenant_a.headers).status_code == 200
+    borrowed = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        if engine.dialect.name == "postgresql":
+            assert borrowed and not any(c.driver_connection.autocommit for c in borrowed)
+    finally:
+        for connection in borrowed:
+            connection.close()
+
+    async def read_then_write_then_fail() -> None:
+        with Session(engine) as session:
+            await short_read(session, lambda s: s.execute(text("SELECT 1")).scalar_one())
+            session.add(BootstrapMarker(name="written-then-rolled-back", done_at=app_now(app)))
+            session.flush()
+            session.rollback()
+
+    asyncio.run(read_then_write_then_fail())
+    with Session(engine) as session:
+        assert session.get(BootstrapMarker, "written-then-rolled-back") is None
+
+
+def app_now(app: FastAPI) -> datetime:
+    now: datetime = app.state.context.clock.now()
+    return now
