@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
@@ -231,7 +232,12 @@ async def _attempt(
         )
         raise Conflict(detail) from exc
     except BaseException:
-        await run_in_threadpool(_end, session, commit=False)
+        # Shielded: when the request is cancelled (a task group, a shutdown), every await in
+        # its cancelled scope is cancelled too, and the session would keep its pooled
+        # connection, and on SQLite the write lock of what it flushed, until the garbage
+        # collector came by.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, commit=False)
         raise
 
 

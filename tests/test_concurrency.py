@@ -5,15 +5,18 @@ needs to commit (that stalled the whole process until the pool's 30-second timeo
 from __future__ import annotations
 
 import asyncio
+import functools
+import threading
 from datetime import timedelta
 
+import anyio
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app.auth.models import ApiKey
-from app.clients.models import Contact
+from app.clients.models import Client, Contact
 from app.clock import MovableClock
 from tests.conftest import Tenant
 
@@ -155,3 +158,47 @@ def test_a_burst_of_reads_records_the_key_use_once(
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(updates) == 1, updates
+
+
+def test_a_cancelled_request_gives_its_connection_back(app: FastAPI, staff: dict[str, str]) -> None:
+    """A request cancelled while its work runs in the thread pool (a task group, a shutdown)
+    still rolls back and closes its session: otherwise its pooled connection, and on SQLite
+    the write lock of what it flushed, stay taken until the garbage collector comes by."""
+    engine = app.state.context.engine
+    inside, go_on = threading.Event(), threading.Event()
+
+    def hold(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("INSERT INTO clients"):
+            inside.set()
+            go_on.wait(10)
+
+    async def cancelled_post() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dpa") as client:
+            async with anyio.create_task_group() as group:
+                group.start_soon(
+                    functools.partial(
+                        client.post,
+                        "/v1/clients",
+                        headers=staff,
+                        json={"name": "Cancelled", "legal_name": "Cancelled SA", "country": "FR"},
+                    )
+                )
+                await anyio.to_thread.run_sync(inside.wait, 10)
+                group.cancel_scope.cancel()
+                go_on.set()  # the INSERT finishes in its thread; its request is cancelled
+            for _ in range(500):  # until the cleanup has run in the pool (5 s at most)
+                if engine.pool.checkedout() == 0:
+                    break
+                await anyio.sleep(0.01)
+
+    event.listen(engine, "before_cursor_execute", hold)
+    try:
+        asyncio.run(cancelled_post())
+    finally:
+        go_on.set()
+        event.remove(engine, "before_cursor_execute", hold)
+    assert inside.is_set()
+    assert engine.pool.checkedout() == 0
+    with Session(engine) as session:
+        assert session.exec(select(Client).where(Client.name == "Cancelled")).first() is None
