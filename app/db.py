@@ -231,9 +231,12 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
-def expire_loaded(session: Session, model: type[SQLModel], ids: set[str], *names: str) -> None:
-    """After a Core UPDATE of these rows: objects of them this session already holds read the
-    columns again on next access (the UPDATE went around the identity map)."""
+def expire_loaded(
+    session: Session, model: type[SQLModel], ids: set[str], *names: str, by: str = "id"
+) -> None:
+    """After a Core UPDATE of these rows (picked by `by`, the id unless said): objects of them
+    this session already holds read the columns again on next access (the UPDATE went around
+    the identity map). Expiring a few more than the UPDATE changed only costs a reload."""
     for instance in list(session.identity_map.values()):
-        if isinstance(instance, model) and getattr(instance, "id", None) in ids:
+        if isinstance(instance, model) and getattr(instance, by, None) in ids:
             session.expire(instance, list(names))

@@ -186,7 +186,7 @@ async def _attempt(
             bookkeeping = request.state.deferred_writes
             if bookkeeping:
                 response.background = BackgroundTask(
-                    _after_response, context, _bookkeep, context.engine, bookkeeping
+                    _after_response, context, _bookkeep, bookkeeping
                 )
             return response
         remember = None
@@ -218,9 +218,7 @@ async def _attempt(
             audit=audit,
         )
         if analyse and response.background is None:
-            response.background = BackgroundTask(
-                _after_response, context, analyze, context.engine, analyse
-            )
+            response.background = BackgroundTask(_after_response, context, analyze, analyse)
         return response
     except IntegrityError as exc:
         await run_in_threadpool(_end, session, commit=False)
@@ -285,13 +283,13 @@ async def _end_read(session: Session, context: AppContext) -> None:
 
 
 async def _after_response(
-    context: AppContext, work: Callable[[Engine, Any], None], engine: Engine, argument: Any
+    context: AppContext, work: Callable[[Engine, Any], None], argument: Any
 ) -> None:
     """Database work after the response (a key's last use, a bulk-filled table's statistics),
     in a turn at the database like any request: a burst must not open more connections than
     the pool holds."""
     async with context.request_slots():
-        await run_in_threadpool(work, engine, argument)
+        await run_in_threadpool(work, context.engine, argument)
 
 
 def _bookkeep(engine: Engine, writes: list[Callable[[Session], None]]) -> None:

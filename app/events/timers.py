@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import UTCDateTime, affected, insert_rows, table_of
+from app.db import UTCDateTime, affected, expire_loaded, insert_rows, table_of
 from app.events import wake
 from app.events.models import Timer
 from app.ids import new_id
@@ -128,13 +128,9 @@ def cancel_many(
         params["kinds"] = kinds
     session.flush()  # a timer scheduled in this unit of work is a row before the UPDATE
     cancelled = affected(session.execute(_cancel_statement(kinds is not None), params))
-    # Objects of these timers that the session holds read their row again when next used.
-    wanted, of_kinds = set(subjects), set(kinds or ())
-    for held in list(session.identity_map.values()):
-        if not isinstance(held, Timer) or held.subject not in wanted:
-            continue
-        if kinds is None or held.kind in of_kinds:
-            session.expire(held, ["status", "cancelled_at"])
+    # Timers of these subjects the session holds read their row again when next used (those
+    # of other kinds too: flushed just above, they have nothing to lose but a reload).
+    expire_loaded(session, Timer, set(subjects), "status", "cancelled_at", by="subject")
     return cancelled
 
 
