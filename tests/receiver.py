@@ -24,6 +24,7 @@ class Answer:
     body: bytes = b"ok"
     delay: float = 0.0
     blackhole: bool = False  # accept, read, never answer (until released)
+    held: bool = False  # accept, read, answer only once the test opens the gate
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Receiver:
         self.secrets: dict[str, dict[str, str]] = {}
         self.received: list[Received] = []
         self.released = threading.Event()
+        self.gate = threading.Event()
         self._changed = threading.Condition()
         receiver = self
 
@@ -69,6 +71,8 @@ class Receiver:
                     receiver.released.wait(60)
                     self.close_connection = True
                     return
+                if answer.held:
+                    receiver.gate.wait(60)
                 if answer.delay:
                     time.sleep(answer.delay)
                 self.send_response(answer.status)
@@ -97,6 +101,7 @@ class Receiver:
 
     def stop(self) -> None:
         self.released.set()
+        self.gate.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -20,10 +20,14 @@ def test_each_affected_client_is_notified_with_only_its_own_part(
     alpha, beta = make_tenant(live, staff, "Alpha Boulangerie"), make_tenant(live, staff, "Beta")
     register(live, alpha.headers, receiver, "/alpha")
     register(live, beta.headers, receiver, "/beta")
+    for path in ("/alpha", "/beta"):  # both notices arrive, neither is answered yet
+        receiver.script(path, Answer(held=True))
     aware_at = clock.now() - timedelta(hours=2)
     breach = create(live, staff, breach_body([alpha.id, beta.id], aware_at))
     assert breach["notices"][0]["seconds_to_notify_deadline"] == 70 * 3600
+    receiver.wait_for(2)  # sent, not yet answered: a timer stops only on the 2xx
     assert "dpa_breach_timers_open 2.0" in live.get("/metrics", headers=staff).text
+    receiver.gate.set()
     settle(live_app)
     assert (
         "dpa_breach_timers_open 0.0" in live.get("/metrics", headers=staff).text

@@ -28,7 +28,9 @@ def metric(text: str, name: str) -> float:
 def test_delivery_metrics(
     live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
 ) -> None:
-    receiver.script("/down", default=Answer(500))
+    # Refused with a retry an hour away: moving the clock 90 s makes nothing due, so no retry
+    # can slip in between the move and the read.
+    receiver.script("/down", default=Answer(503, headers={"retry-after": "3600"}))
     register(live, staff, receiver, "/up", event_types=["audit.requested"])
     register(live, staff, receiver, "/down", event_types=["audit.requested"])
     emit(live_app, "audit.requested", "aud_m", {}, None)
