@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import uvloop
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
@@ -36,7 +37,9 @@ class Worker:
     def __init__(self, context: AppContext) -> None:
         self.context = context
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk')[-8:]}"
-        self.loop = asyncio.new_event_loop()
+        # uvloop: the pump's HTTP client spends a tenth less CPU a request than on asyncio's
+        # own loop (measured on the breach fan-out), and the worker is CPU-bound there.
+        self.loop = uvloop.new_event_loop()
         self.pump = Pump(context, self.owner)
         self.pump.on_idle = self._schedule_next
         self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone=UTC)
