@@ -4,6 +4,7 @@ starts the worker."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -229,10 +230,35 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+# Two credentials travel in a URL path, because what opens them sends no header: a calendar
+# feed's token (calendar apps) and a notice page's token (a link in an e-mail). The access log
+# writes every path it serves; these two are written without their token.
+_CREDENTIAL_IN_PATH = re.compile(r"^(/v1/calendar-feeds/|/notices/)[^/?#]+")
+
+
+def _without_credentials(value: object) -> object:
+    if isinstance(value, str):
+        return _CREDENTIAL_IN_PATH.sub(r"\1<redacted>", value)
+    return value
+
+
+class RedactCredentials(logging.Filter):
+    """On uvicorn's access log: its record carries the path as an argument."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_without_credentials(value) for value in record.args)
+        return True
+
+
 def configure_logging(level: str) -> None:
     # The heartbeat job and the readiness probe's migration check would flood INFO otherwise.
     for noisy in ("apscheduler", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn configures its loggers after this (dictConfig), which keeps a logger's filters.
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(found, RedactCredentials) for found in access.filters):
+        access.addFilter(RedactCredentials())
     logging.basicConfig(
         level=level.upper(),
         stream=sys.stderr,

@@ -72,3 +72,31 @@ def test_worker_runs_until_sigterm(tmp_path: Path) -> None:
     assert "worker running" in seen
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+
+
+def test_the_access_log_never_writes_a_token_from_a_path(tmp_path: Path) -> None:
+    """A calendar feed's URL and a notice page's link carry their credential in the path;
+    uvicorn's access log writes every path it serves (SPEC §13: secrets never in logs)."""
+    assert dpa("migrate", cwd=tmp_path).returncode == 0
+    with serving(tmp_path) as server:
+        key = next(line for line in server.output if line.startswith(KEY_LINE))
+        staff = {"Authorization": f"Bearer {key[len(KEY_LINE) :].strip()}"}
+        client = httpx.post(
+            f"{server.url}/v1/clients",
+            headers=staff,
+            json={"name": "Alpha", "legal_name": "Alpha SA", "country": "FR"},
+        ).json()
+        feed = httpx.post(
+            f"{server.url}/v1/clients/{client['id']}/calendar-feeds", headers=staff, json={}
+        ).json()
+        token = feed["url"].rsplit("/", 1)[1].removesuffix(".ics")
+        assert httpx.get(f"{server.url}/v1/calendar-feeds/{token}.ics").status_code == 200
+        page_token = "notice-page-token-" + token[-12:]
+        assert httpx.get(f"{server.url}/notices/{page_token}?lang=fr").status_code == 404
+        listed = f"/v1/clients/{client['id']}/calendar-feeds"
+        assert httpx.get(f"{server.url}{listed}", headers=staff).status_code == 200
+    logged = "".join(server.output)
+    assert '"GET /v1/calendar-feeds/<redacted> HTTP/1.1" 200' in logged, logged
+    assert '"GET /notices/<redacted>?lang=fr HTTP/1.1" 404' in logged, logged
+    assert token not in logged and page_token not in logged
+    assert f'"GET {listed} HTTP/1.1" 200' in logged  # other paths are logged as they were
