@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import CursorResult, DateTime, Engine, Result, Table, create_engine, event, insert
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
@@ -183,6 +184,18 @@ async def get_session(request: Request) -> Session:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+_WROTE = "dpa_wrote"
+
+
+def mark_written(session: OrmSession) -> None:
+    """The session wrote to the database (app.routing commits a request that did)."""
+    session.info[_WROTE] = True
+
+
+def written(session: OrmSession) -> bool:
+    return bool(session.info.get(_WROTE))
 
 
 def affected(result: Result[Any]) -> int:

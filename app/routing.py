@@ -27,7 +27,15 @@ from app import idempotency
 from app.auditlog import chain, recording
 from app.auth.throttle import address_of, authenticate_request
 from app.context import AppContext
-from app.db import ATTEMPTS, analyze, retryable, short_read, stale_statistics
+from app.db import (
+    ATTEMPTS,
+    analyze,
+    mark_written,
+    retryable,
+    short_read,
+    stale_statistics,
+    written,
+)
 from app.errors import Conflict, problem_response, problem_responses
 
 _REPLAYED_HEADERS = ("content-type", "location")
@@ -250,24 +258,21 @@ def defer_write(request: Request, write: Callable[[Session], None]) -> None:
     request.state.deferred_writes.append(write)
 
 
-_WROTE = "dpa_wrote"
-
-
 @event.listens_for(Session, "after_flush")
 def _flushed(session: Session, _context: Any) -> None:
-    session.info[_WROTE] = True
+    mark_written(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _executed(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
-        state.session.info[_WROTE] = True
+        mark_written(state.session)
 
 
 def wrote(session: Session) -> bool:
-    """Whether the request wrote anything (a flush, a DML statement) or holds unflushed
-    changes: then it commits, even on a GET (a calendar feed's SEQUENCE)."""
-    return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)
+    """Whether the request wrote anything (a flush, a DML statement, rows in bulk) or holds
+    unflushed changes: then it commits, even on a GET (a calendar feed's SEQUENCE)."""
+    return written(session) or bool(session.new or session.dirty or session.deleted)
 
 
 async def _end_read(session: Session, context: AppContext) -> None:
