@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select, text
 from app.auditlog.models import AuditLogEntry
 from app.breaches.models import BreachNotice
 from app.events import outbox
-from app.events.models import Delivery
+from app.events.models import Delivery, Event
 from app.notices.models import Notice
 from tests.conftest import Tenant
 
@@ -166,3 +166,69 @@ def test_recording_a_delivery_runs_again_as_a_deadlock_victim(
             .where(Delivery.id == delivery_id)
         ).one()
     assert status == "delivered" and notified is not None
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_an_endpoint_disabled_meanwhile_is_not_disabled_again(
+    app: FastAPI, api: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    """Two workers record a 410 from the same endpoint at the same moment: the one that waits
+    for the other's transaction must see the endpoint disabled, not disable it (and tell
+    staff) a second time."""
+    endpoint = api.post(
+        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=tenant_a.headers
+    ).json()
+    api.post(
+        "/v1/breaches",
+        json={
+            "aware_at": "2026-03-02T08:00:00Z",
+            "nature": ["availability"],
+            "description": "Outage",
+            "client_ids": [tenant_a.id],
+            "contact_point": "SCR",
+        },
+        headers=staff,
+    )
+    context = app.state.context
+    engine = context.engine
+    with engine.connect() as connection:
+        delivery_id = connection.execute(
+            select(Delivery.id).where(Delivery.endpoint_id == endpoint["id"])
+        ).scalar_one()
+    (claimed,) = outbox.claim(
+        engine, context.clock, "worker-b", timedelta(seconds=30), [delivery_id]
+    )
+    gone = outbox.AttemptResult(claimed, context.clock.now(), 12, status_code=410)
+
+    # The other worker, mid-transaction: it has disabled the endpoint, not yet committed.
+    other = engine.connect()
+    other_txn = other.begin()
+    other.execute(
+        text("UPDATE webhook_endpoints SET enabled = false WHERE id = :id"), {"id": endpoint["id"]}
+    )
+    outcome: list[object] = []
+
+    def record() -> None:
+        try:
+            outcome.append(outbox.record(engine, context.clock, "worker-b", [gone]))
+        except Exception as exc:  # shown if the test fails
+            outcome.append(exc)
+
+    recording = threading.Thread(target=record)
+    recording.start()
+    wait_for_a_lock_wait(engine, lambda: f"recording ended: {outcome}")
+    try:
+        other_txn.commit()
+    finally:
+        other.close()
+    recording.join(timeout=60)
+    assert outcome == [[]]  # recorded, and this worker disabled nothing
+    with engine.connect() as connection:
+        told = connection.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.type == "endpoint.disabled", Event.subject == endpoint["id"])
+        )
+        status = connection.scalar(select(Delivery.status).where(Delivery.id == delivery_id))
+    assert told == 0  # the other worker's transaction tells staff, once
+    assert status == "failed"  # the 410 is recorded all the same

@@ -449,7 +449,11 @@ def record_once(
         _update(session, owner, retried, {})
         insert_rows(session, DeliveryAttempt, attempts)
         for endpoint_id in dict.fromkeys(gone_endpoints):
-            endpoint = session.get(WebhookEndpoint, endpoint_id)
+            # Locked, and read as it is once the lock is ours: another worker recording a 410
+            # from the same endpoint at the same moment has disabled it (and told staff) then.
+            endpoint = session.get(
+                WebhookEndpoint, endpoint_id, with_for_update=True, populate_existing=True
+            )
             if endpoint is not None and endpoint.enabled:
                 service.disable_endpoint(session, clock, endpoint, "the receiver answered 410 Gone")
                 disabled.append(endpoint.id)
