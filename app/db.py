@@ -240,23 +240,20 @@ def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, An
 class _BulkInsert:
     statement: str
     positional: bool  # the driver's parameter style: tuples (SQLite), or dictionaries
-    # Per parameter, in the statement's order: its name, the row's key (None: a constant, the
-    # column's scalar default), the constant, and the column type's bind processor.
-    columns: tuple[tuple[str, str | None, Any, Callable[[Any], Any] | None], ...]
+    # Per parameter, in the statement's order: its name and its column type's bind processor.
+    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    constants: dict[str, Any]  # the scalar defaults of the columns the rows leave out
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+        if self.constants:
+            rows = [{**self.constants, **row} for row in rows]
         values = [
-            [
-                (row[key] if key is not None else constant)
-                if process is None
-                else process(row[key] if key is not None else constant)
-                for _, key, constant, process in self.columns
-            ]
+            [row[name] if process is None else process(row[name]) for name, process in self.columns]
             for row in rows
         ]
         if self.positional:
             return [tuple(row) for row in values]
-        names = [name for name, _, _, _ in self.columns]
+        names = [name for name, _ in self.columns]
         return [dict(zip(names, row, strict=True)) for row in values]
 
 
@@ -275,15 +272,10 @@ def _bulk_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Bulk
     if sorted(names) != sorted([*keys, *constants]):
         return None  # a statement shape this does not know: SQLAlchemy's path
     columns = tuple(
-        (
-            name,
-            name if name in keys else None,
-            constants.get(name),
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
-        )
+        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
         for name in names
     )
-    return _BulkInsert(compiled.string, bool(compiled.positional), columns)
+    return _BulkInsert(compiled.string, bool(compiled.positional), columns, constants)
 
 
 # PostgreSQL plans from statistics that autovacuum refreshes up to a minute after a bulk insert;

@@ -3,6 +3,7 @@ messages, against the same run without the blackholed one: at most 1.1 times."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import UTC, datetime
 
@@ -87,8 +88,7 @@ def main() -> None:
     for _ in range(ROUNDS):
         baselines.append(run(args.backend, blackhole=False))
         figures.append(run(args.backend, blackhole=True))
-    baseline = sorted(baselines)[ROUNDS // 2]
-    figure = sorted(figures)[ROUNDS // 2]
+    baseline, figure = statistics.median_low(baselines), statistics.median_low(figures)
     rounds = " / ".join(
         f"{f:.3f} against {b:.3f} s" for f, b in zip(figures, baselines, strict=True)
     )

@@ -8,6 +8,7 @@ memory, idle and during the fan-out, beside a bare FastAPI process."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 import subprocess
 import sys
 import threading
@@ -124,8 +125,7 @@ def machine_limit(receiver: Receiver, count: int) -> tuple[float, str]:
         for _ in range(BASELINE_RUNS + 1):
             runs.append(run(bare_aiohttp(signed_requests(receiver, count))))
             receiver.reset()
-        measured = sorted(runs[1:])
-        medians[name] = measured[len(measured) // 2]
+        medians[name] = statistics.median_low(runs[1:])  # the first run warms up
     shown = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in medians.items())
     return min(medians.values()), shown
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select, text
 
 from app.auditlog.models import AuditLogEntry
 from app.breaches.models import BreachNotice
+from app.clock import Clock
 from app.events import outbox
 from app.events.models import Delivery, Event
 from app.notices.models import Notice
@@ -51,21 +52,46 @@ def wait_for_a_lock_wait(engine: Engine, state: Callable[[], str] = str) -> None
     pytest.fail(f"nobody waited for the lock; {state()}; sessions: {sessions}")
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_a_deadlock_victim_is_run_again(
-    app: FastAPI, api: TestClient, staff: dict, tenant_a: Tenant, caplog: pytest.LogCaptureFixture
-) -> None:
-    breach = api.post(
+def _breach(api: TestClient, staff: dict, tenant: Tenant) -> dict:
+    """A breach affecting `tenant` (its notice and, if it has an endpoint, a delivery)."""
+    response = api.post(
         "/v1/breaches",
         json={
             "aware_at": "2026-03-02T08:00:00Z",
             "nature": ["availability"],
             "description": "Outage",
-            "client_ids": [tenant_a.id],
+            "client_ids": [tenant.id],
             "contact_point": "SCR",
         },
         headers=staff,
-    ).json()
+    )
+    body: dict = response.json()
+    return body
+
+
+def _recording(
+    engine: Engine, clock: Clock, owner: str, result: outbox.AttemptResult
+) -> tuple[threading.Thread, list[object]]:
+    """`owner` records `result` in a thread of its own (it will wait for a lock); the list
+    gets what the recording returned, or what it raised."""
+    outcome: list[object] = []
+
+    def record() -> None:
+        try:
+            outcome.append(outbox.record(engine, clock, owner, [result]))
+        except Exception as exc:  # shown if the test fails
+            outcome.append(exc)
+
+    recording = threading.Thread(target=record)
+    recording.start()
+    return recording, outcome
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_deadlock_victim_is_run_again(
+    app: FastAPI, api: TestClient, staff: dict, tenant_a: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    breach = _breach(api, staff, tenant_a)
     engine = app.state.context.engine
     with engine.connect() as connection:
         part = connection.execute(
@@ -113,17 +139,7 @@ def test_recording_a_delivery_runs_again_as_a_deadlock_victim(
     endpoint = api.post(
         "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=tenant_a.headers
     ).json()
-    api.post(
-        "/v1/breaches",
-        json={
-            "aware_at": "2026-03-02T08:00:00Z",
-            "nature": ["availability"],
-            "description": "Outage",
-            "client_ids": [tenant_a.id],
-            "contact_point": "SCR",
-        },
-        headers=staff,
-    )
+    _breach(api, staff, tenant_a)
     context = app.state.context
     engine = context.engine
     with engine.connect() as connection:
@@ -140,16 +156,7 @@ def test_recording_a_delivery_runs_again_as_a_deadlock_victim(
     other = engine.connect()
     other_txn = other.begin()
     other.execute(text("UPDATE notices SET kind = kind WHERE id = :id"), {"id": notice_id})
-    outcome: list[object] = []
-
-    def record() -> None:
-        try:
-            outcome.append(outbox.record(engine, context.clock, "worker-a", [result]))
-        except Exception as exc:  # shown if the test fails
-            outcome.append(exc)
-
-    recording = threading.Thread(target=record)
-    recording.start()
+    recording, outcome = _recording(engine, context.clock, "worker-a", result)
     wait_for_a_lock_wait(engine, lambda: f"recording ended: {outcome}")
     touch = text("UPDATE deliveries SET urgent = urgent WHERE id = :id")
     try:
@@ -178,17 +185,7 @@ def test_an_endpoint_disabled_meanwhile_is_not_disabled_again(
     endpoint = api.post(
         "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=tenant_a.headers
     ).json()
-    api.post(
-        "/v1/breaches",
-        json={
-            "aware_at": "2026-03-02T08:00:00Z",
-            "nature": ["availability"],
-            "description": "Outage",
-            "client_ids": [tenant_a.id],
-            "contact_point": "SCR",
-        },
-        headers=staff,
-    )
+    _breach(api, staff, tenant_a)
     context = app.state.context
     engine = context.engine
     with engine.connect() as connection:
@@ -206,16 +203,7 @@ def test_an_endpoint_disabled_meanwhile_is_not_disabled_again(
     other.execute(
         text("UPDATE webhook_endpoints SET enabled = false WHERE id = :id"), {"id": endpoint["id"]}
     )
-    outcome: list[object] = []
-
-    def record() -> None:
-        try:
-            outcome.append(outbox.record(engine, context.clock, "worker-b", [gone]))
-        except Exception as exc:  # shown if the test fails
-            outcome.append(exc)
-
-    recording = threading.Thread(target=record)
-    recording.start()
+    recording, outcome = _recording(engine, context.clock, "worker-b", gone)
     wait_for_a_lock_wait(engine, lambda: f"recording ended: {outcome}")
     try:
         other_txn.commit()
