@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import ATTEMPTS, UTCDateTime, insert_rows, retryable, table_of
+from app.db import ATTEMPTS, UTCDateTime, execute_many, insert_rows, retryable, table_of
 from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.events.timers import TimerStatus
@@ -182,11 +182,16 @@ def claim(
         claimed_ids = set(leased.scalars().all())
         claimed = []
         interrupted = []
+        # An event's body is the same for each endpoint it goes to: built once per claim.
+        bodies: dict[str, str] = {}
         for row in found:
             if row.id not in claimed_ids:
                 continue
             if row.lease_owner is not None:
                 interrupted.append(_interrupted_attempt(row, now, wall_now, lease))
+            payload = bodies.get(row.event_id)
+            if payload is None:
+                payload = bodies[row.event_id] = signing.body(row.type, row.created_at, row.data)
             claimed.append(
                 ClaimedDelivery(
                     delivery_id=row.id,
@@ -197,7 +202,7 @@ def claim(
                     signing_secrets=signing_secrets(
                         row.secret, row.previous_secret, row.previous_secret_expires_at, now
                     ),
-                    payload=signing.body(row.type, row.created_at, row.data),
+                    payload=payload,
                     urgent=row.urgent,
                     after_interruption=row.lease_owner,
                 )
@@ -489,7 +494,7 @@ def _update(
         return
     names = tuple(name for name in rows[0] if name != "b_id")
     statement = _update_statement(names, tuple(fixed.items()))
-    session.execute(statement, [{**row, "b_owner": owner} for row in rows])
+    execute_many(session, statement, [{**row, "b_owner": owner} for row in rows])
 
 
 @functools.cache
