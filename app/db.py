@@ -15,8 +15,12 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import CursorResult, DateTime, Engine, Result, Table, create_engine, event, insert
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine.interfaces import Compiled
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -213,36 +217,46 @@ def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, An
     of work's cost per row. Column defaults apply; every row names the same columns.
 
     The INSERT is compiled once per table, dialect and set of columns, and the rows go to the
-    driver with the columns' own bind processors applied (`_BulkInsert`), where SQLAlchemy's
+    driver with the columns' own bind processors applied (`_Prepared`), where SQLAlchemy's
     executemany builds and processes a parameter dictionary per row: a 1,000-client breach's
     10,000 rows 70 -> 60 ms (the rest is SQLite's own work). A column left out whose default
     SQLAlchemy computes per row (a function, an expression) takes SQLAlchemy's own path."""
     if not rows:
         return
     table = table_of(model)
-    bulk = _bulk_insert(table, session.get_bind().dialect, tuple(rows[0]))
-    if bulk is None:
+    prepared = _bulk_insert(table, session.get_bind().dialect, tuple(rows[0]))
+    if prepared is None:
         session.execute(insert(table), rows)
     else:
-        try:
-            parameters = bulk.parameters(rows)
-        except Exception as exc:  # as SQLAlchemy reports a value its type refuses
-            name = f"{type(exc).__module__}.{type(exc).__name__}"
-            raise StatementError(f"({name}) {exc}", bulk.statement, None, exc) from exc
-        session.flush()  # what session.execute's autoflush does: the rows' parents first
-        session.connection().exec_driver_sql(bulk.statement, parameters)
-        mark_written(session)
+        prepared.execute(session, rows)
     if len(rows) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         session.info.setdefault(_STALE_STATISTICS, set()).add(table.name)
 
 
+def execute_many(session: Session, statement: Executable, rows: list[dict[str, Any]]) -> None:
+    """`session.execute(statement, rows)` (an executemany), for a statement built once (kept
+    in a module's cache: it is cached here by identity) that the pump runs for every batch: it
+    is compiled once per dialect and set of keys, and the rows go to the driver as
+    `insert_rows` sends them. Every row names the same keys. A statement this cannot prepare
+    (lists, values computed per row) takes SQLAlchemy's path."""
+    if not rows:
+        return
+    prepared = _prepared_many(statement, session.get_bind().dialect, tuple(rows[0]))
+    if prepared is None:
+        session.execute(statement, rows)
+    else:
+        prepared.execute(session, rows)
+
+
 @dataclass(frozen=True)
-class _BulkInsert:
+class _Prepared:
+    """A statement compiled once, and how to turn rows into the driver's parameters."""
+
     statement: str
     positional: bool  # the driver's parameter style: tuples (SQLite), or dictionaries
-    # Per parameter, in the statement's order: its name and its column type's bind processor.
+    # Per parameter, in the statement's order: its name and its type's bind processor.
     columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
-    constants: dict[str, Any]  # the scalar defaults of the columns the rows leave out
+    constants: dict[str, Any]  # the values of the parameters the rows leave out
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
         if self.constants:
@@ -256,9 +270,35 @@ class _BulkInsert:
         names = [name for name, _ in self.columns]
         return [dict(zip(names, row, strict=True)) for row in values]
 
+    def execute(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        try:
+            parameters = self.parameters(rows)
+        except Exception as exc:  # as SQLAlchemy reports a value its type refuses
+            name = f"{type(exc).__module__}.{type(exc).__name__}"
+            raise StatementError(f"({name}) {exc}", self.statement, None, exc) from exc
+        session.flush()  # what session.execute's autoflush does: the rows' parents first
+        session.connection().exec_driver_sql(self.statement, parameters)
+        mark_written(session)
+
+
+def _prepare(
+    compiled: Compiled, dialect: Dialect, keys: tuple[str, ...], constants: dict[str, Any]
+) -> _Prepared | None:
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params:
+        return None  # values computed per execution, or lists: SQLAlchemy's path
+    names = _parameter_names(compiled)
+    if sorted(names) != sorted([*keys, *constants]):
+        return None  # a statement shape this does not know: SQLAlchemy's path
+    columns = tuple(
+        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in names
+    )
+    return _Prepared(compiled.string, bool(compiled.positional), columns, constants)
+
 
 @functools.lru_cache(maxsize=256)
-def _bulk_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _BulkInsert | None:
+def _bulk_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared | None:
     constants: dict[str, Any] = {}
     for column in table.columns:
         if column.key in keys or column.default is None:
@@ -268,14 +308,32 @@ def _bulk_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Bulk
             return None  # computed per row: SQLAlchemy's path
         constants[column.key] = default.arg
     compiled = insert(table).compile(dialect=dialect, column_keys=[*keys, *constants])
-    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
-    if sorted(names) != sorted([*keys, *constants]):
-        return None  # a statement shape this does not know: SQLAlchemy's path
-    columns = tuple(
-        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-        for name in names
-    )
-    return _BulkInsert(compiled.string, bool(compiled.positional), columns, constants)
+    return _prepare(compiled, dialect, keys, constants)
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared_many(
+    statement: Executable, dialect: Dialect, keys: tuple[str, ...]
+) -> _Prepared | None:
+    assert isinstance(statement, ClauseElement)
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    constants: dict[str, Any] = {}
+    for name in _parameter_names(compiled):
+        bind = compiled.binds[name]
+        if name in keys:
+            continue
+        if bind.required or bind.callable is not None:
+            return None  # a value SQLAlchemy would ask for or compute: its path
+        constants[name] = bind.value
+    return _prepare(compiled, dialect, keys, constants)
+
+
+def _parameter_names(compiled: SQLCompiler) -> list[str]:
+    """The parameters as the statement's text names them, in order when they are positional."""
+    if compiled.positional:
+        return list(compiled.positiontup or ())
+    return list(dict.fromkeys(compiled.bind_names.values()))
 
 
 # PostgreSQL plans from statistics that autovacuum refreshes up to a minute after a bulk insert;

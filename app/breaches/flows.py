@@ -21,7 +21,7 @@ from app.breaches.notifying import (
 )
 from app.breaches.schemas import BreachStatus
 from app.clock import Clock
-from app.db import expire_loaded, table_of
+from app.db import execute_many, expire_loaded, table_of
 from app.events import service as events
 from app.events import timers
 from app.events.models import Timer
@@ -110,9 +110,7 @@ def on_notified(session: Session, clock: Clock, sent: list[notices.Arrival]) -> 
     for notice in sent:
         at = notice.notified_at
         arrived[notice.subject] = min(at, arrived.get(notice.subject, at))
-    session.execute(
-        _notify_statement(), [{"b_id": subject, "at": at} for subject, at in arrived.items()]
-    )
+    execute_many(session, _notify_statement(), [{"b_id": s, "at": at} for s, at in arrived.items()])
     expire_loaded(session, BreachNotice, set(arrived), "notified_at")
     # A part notified before had its deadline timer stopped then: cancelling again is nothing.
     timers.cancel_many(session, clock, list(arrived), kinds=[DEADLINE])

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from app.clients import service as clients_service
 from app.clock import Clock
-from app.db import expire_loaded, insert_rows, table_of
+from app.db import execute_many, expire_loaded, insert_rows, table_of
 from app.events import email, retry, timers, types
 from app.events import service as events
 from app.events.models import Event
@@ -297,7 +297,9 @@ def on_delivered(session: Session, clock: Clock, delivered: list[tuple[str, date
         key=lambda arrival: (arrival.notified_at, arrival.notice_id),
     )
     if arrivals:
-        session.execute(notify, [{"b_id": a.notice_id, "at": a.notified_at} for a in arrivals])
+        execute_many(
+            session, notify, [{"b_id": a.notice_id, "at": a.notified_at} for a in arrivals]
+        )
         expire_loaded(
             session, Notice, {a.notice_id for a in arrivals}, "notified_at", "notified_via"
         )
