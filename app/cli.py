@@ -87,13 +87,14 @@ def serve(
     """Serve the API (and, unless DPA_WORKER_ENABLED=false, run the worker in this process)."""
     import uvicorn
 
-    from app.main import configure_logging, create_app
+    from app.main import configure_logging, create_app, prepare_routes
 
     settings = _settings()
     configure_logging(settings.log_level)
     _require_migrated(settings)
     _say(f"dpa-service on http://{host}:{port} — Swagger UI at http://{host}:{port}/docs")
     app = create_app(settings)
+    prepare_routes(app)
     _freeze_heap()
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
 
