@@ -72,10 +72,10 @@ def _require_migrated(settings: Settings) -> None:
         raise _fail(f"cannot reach the database ({type(exc).__name__}: {exc})") from exc
     finally:
         engine.dispose()
-    if current != migrations.head_revision():
+    if current != migrations.HEAD:
         raise _fail(
             f"the database is at migration {current or 'none'}, not at head "
-            f"{migrations.head_revision()}: run `dpa migrate` first"
+            f"{migrations.HEAD}: run `dpa migrate` first"
         )
 
 

@@ -83,7 +83,7 @@ def readyz(request: Request) -> Readiness | Response:
             connection.execute(text("SELECT 1"))
         checks["database"] = "ok"
         checks["migrations"] = (
-            "ok" if migrate.at_head(context.engine) else f"not at head {migrate.head_revision()}"
+            "ok" if migrate.at_head(context.engine) else f"not at head {migrate.HEAD}"
         )
     except Exception as exc:  # readiness reports any failure; it never raises
         checks["database"] = f"unreachable: {type(exc).__name__}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,3 +90,49 @@ def test_listing_order_is_chain_order() -> None:
     chain = [Path(s.path).name for s in reversed(list(scripts.walk_revisions()))]
     assert chain == sorted(chain)
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{4}_\w+\.py", name) for name in chain), chain
+
+
+def test_head_names_the_newest_migration() -> None:
+    """`dpa serve` and /readyz compare the database with HEAD; a new migration moves it."""
+    assert migrate.head_revision() == migrate.HEAD, (
+        f"a new migration: set app.migrate.HEAD to {migrate.head_revision()!r}"
+    )
+
+
+def test_the_revision_is_read_as_alembic_reads_it(empty_database: str) -> None:
+    """None before any migration, each revision on the way, HEAD at the end: the same answers
+    as Alembic's own MigrationContext (which a serving process no longer imports)."""
+    engine = make_engine(empty_database)
+
+    def alembic_says() -> str | None:
+        with engine.connect() as connection:
+            found: str | None = MigrationContext.configure(connection).get_current_revision()
+            return found
+
+    try:
+        assert migrate.current_revision(engine) is None and not migrate.at_head(engine)
+        migrate.upgrade(empty_database, "+1")
+        first = migrate.current_revision(engine)
+        assert first is not None and first == alembic_says() and not migrate.at_head(engine)
+        migrate.upgrade(empty_database)
+        assert migrate.current_revision(engine) == alembic_says() == migrate.HEAD
+        assert migrate.at_head(engine)
+    finally:
+        engine.dispose()
+
+
+def test_serving_does_not_import_alembic() -> None:
+    """Alembic, Mako and Pygments stay out of a serving process (~11 MB of its memory)."""
+    script = (
+        "import sys\n"
+        "import app.cli\n"
+        "from app.main import create_app, prepare_routes\n"
+        "from app.settings import Settings\n"
+        "settings = Settings(_env_file=None, secret_key='x' * 32, database_url='sqlite://')\n"
+        "prepare_routes(create_app(settings))\n"
+        "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert output.strip() == "[]"
