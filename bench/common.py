@@ -105,6 +105,12 @@ def env(database_url: str, **extra: str) -> dict[str, str]:
     return values
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time a process has used so far (user and system, all its threads)."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 class Server:
     """`dpa serve` (with its worker unless told otherwise) on a free port."""
 
@@ -156,6 +162,9 @@ class Server:
 
     def rss_mb(self) -> float:
         return psutil.Process(self.process.pid).memory_info().rss / 1e6
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

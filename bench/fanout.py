@@ -35,7 +35,7 @@ from app.db import make_engine
 from app.events import service as events_service
 from app.events.schemas import EndpointCreate
 from app.events.signing import body, headers, new_secret
-from bench.common import Receiver, Server, database, parser, quiet_heap, report
+from bench.common import Receiver, Server, cpu_seconds, database, parser, quiet_heap, report
 from bench.profile import Profiler, summary
 from tests.pg import free_port
 
@@ -228,6 +228,10 @@ class FanOut:
     rows: int
     idle_mb: float
     peak_mb: float
+    # CPU used from the POST to the last result recorded: the server (all its threads), and
+    # the receiver on the other core. A server CPU close to the wall time: bound by one core.
+    server_cpu: float
+    receiver_cpu: float
 
 
 def fan_out(backend: str, clients: int = CLIENTS, profile: bool = False) -> FanOut:
@@ -254,6 +258,7 @@ def fan_out(backend: str, clients: int = CLIENTS, profile: bool = False) -> FanO
                 sampler.start()
                 profiler = Profiler(server.process.pid) if profile else None
                 quiet_heap()
+                server_cpu, receiver_cpu = server.cpu_seconds(), cpu_seconds(receiver.process.pid)
                 started = time.perf_counter()
                 response = httpx.post(
                     f"{server.url}/v1/breaches",
@@ -272,6 +277,8 @@ def fan_out(backend: str, clients: int = CLIENTS, profile: bool = False) -> FanO
                 receiver.wait_for(clients * PER_CLIENT)
                 recorded(url, clients * PER_CLIENT)
                 seconds = time.perf_counter() - started
+                server_cpu = server.cpu_seconds() - server_cpu
+                receiver_cpu = cpu_seconds(receiver.process.pid) - receiver_cpu
                 if profiler is not None:
                     print(summary(profiler.stop()), flush=True)
                 done.set()
@@ -292,6 +299,8 @@ def fan_out(backend: str, clients: int = CLIENTS, profile: bool = False) -> FanO
         rows,
         idle,
         max(peak),
+        server_cpu,
+        receiver_cpu,
     )
 
 
@@ -302,7 +311,8 @@ def fan_outs(backend: str, clients: int, rounds: int, profile: bool = False) -> 
         print(
             f"# round {number} [{backend}, {clients:,} clients]: fan-out {run.seconds:.3f} s "
             f"(aiohttp {run.aiohttp:.3f} s; {run.loops}), POST {run.accepted:.3f} s "
-            f"(executemany {run.executemany:.3f} s), peak {run.peak_mb:.0f} MB",
+            f"(executemany {run.executemany:.3f} s), peak {run.peak_mb:.0f} MB, CPU: server "
+            f"{run.server_cpu:.2f} s, receiver {run.receiver_cpu:.2f} s",
             flush=True,
         )
         runs.append(run)
