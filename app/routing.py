@@ -181,7 +181,11 @@ async def _attempt(
             if stored is not None:
                 headers = json.loads(stored.response_headers)
                 headers["Idempotent-Replayed"] = "true"
-                return Response(stored.response_body, stored.status_code, headers=headers)
+                replay = Response(stored.response_body, stored.status_code, headers=headers)
+                # Ended like any read: the lookup's transaction would otherwise keep its pooled
+                # connection (idle in transaction on PostgreSQL) until the garbage collector.
+                await _end_read(session, context)
+                return replay
         response = await handler(request)
         if response.status_code >= 400:
             await run_in_threadpool(_end, session, commit=False)

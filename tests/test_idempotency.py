@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -29,6 +32,22 @@ def test_same_key_and_body_returns_the_first_response_and_one_row(
     assert again.headers["idempotent-replayed"] == "true"
     assert again.headers["content-type"] == "application/json"
     assert count_clients(session) == 1
+
+
+def test_a_replay_gives_its_connection_back(app: FastAPI, api: TestClient, staff: dict) -> None:
+    """Answering a retry from the stored response ends the lookup's transaction: the request's
+    pooled connection is back once the answer is sent, not when the garbage collector finds the
+    session (on PostgreSQL it stayed idle in a transaction; retries could drain the pool)."""
+    headers = {**staff, "Idempotency-Key": "create-theta-pool"}
+    assert api.post("/v1/clients", json=BODY, headers=headers).status_code == 201
+    pool = app.state.context.engine.pool
+    gc.disable()  # a collection would return a forgotten connection and hide the leak
+    try:
+        again = api.post("/v1/clients", json=BODY, headers=headers)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        gc.enable()
 
 
 def test_same_key_with_another_body_is_refused(
