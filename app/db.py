@@ -15,7 +15,6 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import CursorResult, DateTime, Engine, Result, Table, create_engine, event, insert
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.engine.interfaces import Compiled
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -282,9 +281,8 @@ class _Prepared:
 
 
 def _prepare(
-    compiled: Compiled, dialect: Dialect, keys: tuple[str, ...], constants: dict[str, Any]
+    compiled: SQLCompiler, dialect: Dialect, keys: tuple[str, ...], constants: dict[str, Any]
 ) -> _Prepared | None:
-    assert isinstance(compiled, SQLCompiler)
     if compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params:
         return None  # values computed per execution, or lists: SQLAlchemy's path
     names = _parameter_names(compiled)
@@ -308,6 +306,7 @@ def _bulk_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Prep
             return None  # computed per row: SQLAlchemy's path
         constants[column.key] = default.arg
     compiled = insert(table).compile(dialect=dialect, column_keys=[*keys, *constants])
+    assert isinstance(compiled, SQLCompiler)
     return _prepare(compiled, dialect, keys, constants)
 
 
@@ -320,9 +319,9 @@ def _prepared_many(
     assert isinstance(compiled, SQLCompiler)
     constants: dict[str, Any] = {}
     for name in _parameter_names(compiled):
-        bind = compiled.binds[name]
         if name in keys:
             continue
+        bind = compiled.binds[name]
         if bind.required or bind.callable is not None:
             return None  # a value SQLAlchemy would ask for or compute: its path
         constants[name] = bind.value

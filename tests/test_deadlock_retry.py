@@ -69,6 +69,27 @@ def _breach(api: TestClient, staff: dict, tenant: Tenant) -> dict:
     return body
 
 
+def _answered_delivery(
+    app: FastAPI, api: TestClient, staff: dict, tenant: Tenant, worker: str, status: int
+) -> tuple[str, str, outbox.AttemptResult]:
+    """An endpoint of `tenant`, a breach, its delivery claimed by `worker`, and the receiver's
+    answer `status`, not yet recorded: (endpoint id, delivery id, the result to record)."""
+    endpoint = api.post(
+        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=tenant.headers
+    ).json()
+    _breach(api, staff, tenant)
+    context = app.state.context
+    with context.engine.connect() as connection:
+        delivery_id = connection.execute(
+            select(Delivery.id).where(Delivery.endpoint_id == endpoint["id"])
+        ).scalar_one()
+    (claimed,) = outbox.claim(
+        context.engine, context.clock, worker, timedelta(seconds=30), [delivery_id]
+    )
+    result = outbox.AttemptResult(claimed, context.clock.now(), 12, status_code=status)
+    return endpoint["id"], delivery_id, result
+
+
 def _recording(
     engine: Engine, clock: Clock, owner: str, result: outbox.AttemptResult
 ) -> tuple[threading.Thread, list[object]]:
@@ -136,22 +157,15 @@ def test_recording_a_delivery_runs_again_as_a_deadlock_victim(
     """The worker records a 2xx (it locks the delivery, then marks the notice notified) while
     another transaction holds the notice and then wants the delivery: the recording is the
     victim and is run again at once, instead of waiting for its lease and sending again."""
-    endpoint = api.post(
-        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=tenant_a.headers
-    ).json()
-    _breach(api, staff, tenant_a)
+    _, delivery_id, result = _answered_delivery(app, api, staff, tenant_a, "worker-a", 204)
     context = app.state.context
     engine = context.engine
     with engine.connect() as connection:
-        delivery_id, notice_id = connection.execute(
-            select(Delivery.id, Notice.id)
-            .join(Notice, Notice.event_id == Delivery.event_id)
-            .where(Delivery.endpoint_id == endpoint["id"])
-        ).one()
-    (claimed,) = outbox.claim(
-        engine, context.clock, "worker-a", timedelta(seconds=30), [delivery_id]
-    )
-    result = outbox.AttemptResult(claimed, context.clock.now(), 12, status_code=204)
+        notice_id = connection.execute(
+            select(Notice.id)
+            .join(Delivery, Notice.event_id == Delivery.event_id)
+            .where(Delivery.id == delivery_id)
+        ).scalar_one()
 
     other = engine.connect()
     other_txn = other.begin()
@@ -182,26 +196,15 @@ def test_an_endpoint_disabled_meanwhile_is_not_disabled_again(
     """Two workers record a 410 from the same endpoint at the same moment: the one that waits
     for the other's transaction must see the endpoint disabled, not disable it (and tell
     staff) a second time."""
-    endpoint = api.post(
-        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=tenant_a.headers
-    ).json()
-    _breach(api, staff, tenant_a)
+    endpoint_id, delivery_id, gone = _answered_delivery(app, api, staff, tenant_a, "worker-b", 410)
     context = app.state.context
     engine = context.engine
-    with engine.connect() as connection:
-        delivery_id = connection.execute(
-            select(Delivery.id).where(Delivery.endpoint_id == endpoint["id"])
-        ).scalar_one()
-    (claimed,) = outbox.claim(
-        engine, context.clock, "worker-b", timedelta(seconds=30), [delivery_id]
-    )
-    gone = outbox.AttemptResult(claimed, context.clock.now(), 12, status_code=410)
 
     # The other worker, mid-transaction: it has disabled the endpoint, not yet committed.
     other = engine.connect()
     other_txn = other.begin()
     other.execute(
-        text("UPDATE webhook_endpoints SET enabled = false WHERE id = :id"), {"id": endpoint["id"]}
+        text("UPDATE webhook_endpoints SET enabled = false WHERE id = :id"), {"id": endpoint_id}
     )
     recording, outcome = _recording(engine, context.clock, "worker-b", gone)
     wait_for_a_lock_wait(engine, lambda: f"recording ended: {outcome}")
@@ -215,7 +218,7 @@ def test_an_endpoint_disabled_meanwhile_is_not_disabled_again(
         told = connection.scalar(
             select(func.count())
             .select_from(Event)
-            .where(Event.type == "endpoint.disabled", Event.subject == endpoint["id"])
+            .where(Event.type == "endpoint.disabled", Event.subject == endpoint_id)
         )
         status = connection.scalar(select(Delivery.status).where(Delivery.id == delivery_id))
     assert told == 0  # the other worker's transaction tells staff, once
