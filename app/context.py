@@ -17,6 +17,7 @@ from app.settings import Settings
 
 if TYPE_CHECKING:
     from app.auth.throttle import FailedAuthThrottle
+    from app.loopreads import LoopReads
     from app.metrics import Metrics
     from app.worker import Worker
 
@@ -29,6 +30,8 @@ class AppContext:
     worker: Worker | None = field(default=None)
     metrics: Metrics | None = field(default=None)
     throttle: FailedAuthThrottle | None = field(default=None)
+    # PostgreSQL: the key read's connections on the serving loop, open while the app runs.
+    loop_reads: LoopReads | None = field(default=None)
     _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
         default_factory=weakref.WeakKeyDictionary, repr=False
     )

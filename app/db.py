@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,10 +13,21 @@ from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import CursorResult, DateTime, Engine, Result, Table, create_engine, event, insert
+from sqlalchemy import (
+    CursorResult,
+    DateTime,
+    Engine,
+    Result,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import Executable
@@ -203,6 +214,42 @@ def mark_written(session: OrmSession) -> None:
 
 def written(session: OrmSession) -> bool:
     return bool(session.info.get(_WROTE))
+
+
+_CONNECTED = "dpa_connected"
+
+
+@event.listens_for(OrmSession, "after_begin")
+def _began(session: OrmSession, _transaction: Any, _connection: Any) -> None:
+    session.info[_CONNECTED] = True
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _ended(session: OrmSession, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CONNECTED, None)
+
+
+def holds_connection(session: OrmSession) -> bool:
+    """Whether the session's transaction has a connection (began on the database), rather than
+    only objects added to it (which begins a transaction in the session, not in the database):
+    ending that one is local, no trip anywhere."""
+    return bool(session.info.get(_CONNECTED))
+
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def as_loaded(model: type[M], values: Iterable[tuple[str, Any]]) -> M:
+    """An instance of `model` holding `values` (every column), in the state the ORM leaves one
+    it loaded: no pending change, detached until a session adds it. Built the way the ORM's
+    loading builds one (a new instance, its attributes' dictionary filled in), ~4 us where
+    the model's constructor and `make_transient_to_detached` take ~26 us: for rows read
+    outside SQLAlchemy (app.loopreads)."""
+    instance: M = inspect(model).class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def affected(result: Result[Any]) -> int:

@@ -42,6 +42,7 @@ from app.events.router import events as events_router
 from app.events.webhooks_doc import publish as publish_webhooks
 from app.events.webhooks_doc import tidy as tidy_webhooks
 from app.instructions.router import instructions as instructions_router
+from app.loopreads import LoopReads
 from app.metrics import Metrics, RequestContextMiddleware
 from app.notices.pages import router as notice_pages
 from app.processor.router import router as processor_router
@@ -129,6 +130,9 @@ def create_app(
             plain = await run_in_threadpool(_bootstrap, context)
             if plain is not None:
                 print(f"Staff API key (shown once): {plain}", flush=True)
+        if context.engine.dialect.name == "postgresql":
+            context.loop_reads = LoopReads(context.engine, settings.database_pool_size)
+            await context.loop_reads.open()
         if settings.worker_enabled:
             context.worker = Worker(context)
             context.worker.start()
@@ -137,6 +141,9 @@ def create_app(
         finally:
             if context.worker is not None:
                 await run_in_threadpool(context.worker.stop)
+            if context.loop_reads is not None:
+                await context.loop_reads.close()
+                context.loop_reads = None
             context.engine.dispose()
 
     app = FastAPI(

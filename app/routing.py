@@ -25,14 +25,14 @@ from starlette.requests import ClientDisconnect
 
 from app import idempotency
 from app.auditlog import chain, recording
-from app.auth.throttle import address_of, authenticate_request
+from app.auth.throttle import address_of, authenticate_in_request
 from app.context import AppContext
 from app.db import (
     ATTEMPTS,
     analyze,
+    holds_connection,
     mark_written,
     retryable,
-    short_read,
     stale_statistics,
     written,
 )
@@ -166,9 +166,8 @@ async def _attempt(
             # Authenticated first: a revoked or unknown key is refused before any stored
             # answer (which may carry a secret) is looked up, and the scope is the key itself,
             # however its header is spelled.
-            authenticated = await short_read(
+            authenticated = await authenticate_in_request(
                 session,
-                authenticate_request,
                 context,
                 authorization,
                 address_of(request.client),
@@ -282,10 +281,10 @@ def wrote(session: Session) -> bool:
 async def _end_read(session: Session, context: AppContext) -> None:
     """Close a read's session. On SQLite a read opened no transaction (the driver begins one
     before a write only), and on PostgreSQL a request that read only its key ended that
-    transaction in the key's own trip (`short_read`): closing is local, no trip to the thread
-    pool. A PostgreSQL read transaction still open ends with a ROLLBACK round trip, in the
-    pool."""
-    if context.engine.dialect.name == "sqlite" or not session.in_transaction():
+    transaction in the key's own trip (`short_read`) or read it on the loop (app.loopreads):
+    closing is local, no trip to the thread pool. A PostgreSQL read transaction still open ends
+    with a ROLLBACK round trip, in the pool."""
+    if context.engine.dialect.name == "sqlite" or not holds_connection(session):
         session.close()
     else:
         await run_in_threadpool(_end, session, commit=False)

@@ -11,8 +11,8 @@ from app.auditlog import recording
 from app.auditlog.chain import Actor
 from app.auth.principal import Principal
 from app.auth.service import LAST_USED_PRECISION, touch_key
-from app.auth.throttle import address_of, authenticate_request
-from app.db import SessionDep, short_read
+from app.auth.throttle import address_of, authenticate_in_request
+from app.db import SessionDep
 from app.errors import Forbidden
 from app.routing import defer_write
 
@@ -32,9 +32,8 @@ async def get_principal(
     # A /v1/clients/{client_id}/… path: its client is read in the key's own statement (the
     # tenant scope in the join), and visible_client takes it from there.
     client_id = request.path_params.get("client_id")
-    found = await short_read(
+    found = await authenticate_in_request(
         session,
-        authenticate_request,
         context,
         request.headers.get("authorization"),
         address_of(request.client),

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +20,10 @@ from app.auth.principal import Principal, load
 from app.auth.schemas import Role
 from app.clients.models import Client
 from app.clock import Clock
+from app.db import as_loaded
 from app.errors import Conflict, Unauthorized
 from app.ids import new_id
+from app.loopreads import LoopReads
 from app.pagination import PageParams, Rows, paginate
 
 KEY_PREFIX = "dpa_"
@@ -84,6 +87,37 @@ def authenticate(
 ) -> Authenticated:
     """Who calls (one statement, every request comes through here), and with `client_id` the
     client of a /v1/clients/{client_id}/… path as well, in that same statement."""
+    params = _key_parameters(secret, authorization, client_id)
+    key = session.execute(_key_statement(client_id is not None), params).first()
+    if key is None:
+        raise Unauthorized("Unknown API key.")
+    return _authenticated(clock, key, key.Client if client_id is not None else None)
+
+
+async def authenticate_on_loop(
+    reads: LoopReads,
+    session: Session,
+    clock: Clock,
+    secret: bytes,
+    authorization: str | None,
+    client_id: str | None = None,
+) -> Authenticated:
+    """`authenticate`, the same statement sent on the event loop (PostgreSQL, app.loopreads).
+    The client it read joins `session` as if the session had loaded it."""
+    params = _key_parameters(secret, authorization, client_id)
+    key = await reads.first(_key_statement(client_id is not None), params)
+    if key is None:
+        raise Unauthorized("Unknown API key.")
+    client = None
+    if client_id is not None and key[5] is not None:
+        client = as_loaded(Client, zip(_client_fields(), key[5:], strict=True))
+        session.add(client)
+    return _authenticated(clock, key, client)
+
+
+def _key_parameters(
+    secret: bytes, authorization: str | None, client_id: str | None
+) -> dict[str, str]:
     if not authorization:
         raise Unauthorized("Missing API key: send `Authorization: Bearer <key>`.")
     scheme, _, plain = authorization.partition(" ")
@@ -101,15 +135,18 @@ def authenticate(
     params = {"key_hash": hash_key(plain, secret)}
     if client_id is not None:
         params["client_id"] = client_id
-    key = session.execute(_key_statement(client_id is not None), params).first()
-    if key is None:
-        raise Unauthorized("Unknown API key.")
-    if key.revoked_at is not None:
-        raise Unauthorized(f"API key {key.id} was revoked at {key.revoked_at.isoformat()}.")
+    return params
+
+
+def _authenticated(clock: Clock, key: Sequence[Any], client: Client | None) -> Authenticated:
+    """From the key's five columns (`_key_statement`)."""
+    key_id, role, client_id, revoked_at, last_used_at = key[:5]
+    if revoked_at is not None:
+        raise Unauthorized(f"API key {key_id} was revoked at {revoked_at.isoformat()}.")
     now = clock.now()
-    stale = key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION
-    principal = Principal(key_id=key.id, role=Role(key.role), client_id=key.client_id)
-    return Authenticated(principal, stale, key.Client if client_id is not None else None)
+    stale = last_used_at is None or now - last_used_at >= LAST_USED_PRECISION
+    principal = Principal(key_id=key_id, role=Role(role), client_id=client_id)
+    return Authenticated(principal, stale, client)
 
 
 @functools.cache
@@ -131,6 +168,12 @@ def _key_statement(with_client: bool) -> Select[*tuple[Any, ...]]:
             Client, (col(Client.id) == bindparam("client_id")) & visible
         )
     return statement
+
+
+@functools.cache
+def _client_fields() -> tuple[str, ...]:
+    """The client's attributes in the order `_key_statement` selects them, after the key's."""
+    return tuple(str(column.key) for column in _key_statement(True).selected_columns)[5:]
 
 
 def touch_key(session: Session, key_id: str, now: datetime) -> None:

@@ -4,19 +4,24 @@ before any key is checked. In-process: each serving process counts its own."""
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from sqlmodel import Session
 
-from app.auth.service import Authenticated, authenticate
+from app.auth.service import Authenticated, authenticate, authenticate_on_loop
+from app.db import short_read
 from app.errors import TooManyRequests, Unauthorized
 
 if TYPE_CHECKING:
     from app.context import AppContext
+
+log = logging.getLogger("dpa.auth")
 
 
 class FailedAuthThrottle:
@@ -64,6 +69,47 @@ def authenticate_request(
 ) -> Authenticated:
     """The one door every authenticated request goes through: a throttled address is refused
     before its key is even looked up; a failed attempt counts against it."""
+    _refuse_if_throttled(context, address)
+    try:
+        secret = context.settings.key_hash_secret
+        return authenticate(session, context.clock, secret, authorization, client_id)
+    except Unauthorized:
+        _count_failure(context, address)
+        raise
+
+
+async def authenticate_in_request(
+    session: Session,
+    context: AppContext,
+    authorization: str | None,
+    address: str,
+    client_id: str | None = None,
+) -> Authenticated:
+    """`authenticate_request` for a request being served, the first thing its session does:
+    on PostgreSQL the statement goes on the event loop (app.loopreads) when this loop has
+    those connections open; otherwise through `short_read`."""
+    reads = context.loop_reads
+    if reads is None or session.in_transaction() or not reads.here():
+        return await short_read(
+            session, authenticate_request, context, authorization, address, client_id
+        )
+    _refuse_if_throttled(context, address)
+    try:
+        secret = context.settings.key_hash_secret
+        return await authenticate_on_loop(
+            reads, session, context.clock, secret, authorization, client_id
+        )
+    except Unauthorized:
+        _count_failure(context, address)
+        raise
+    except psycopg.OperationalError:
+        log.warning("the key read on the loop failed twice; through the engine instead")
+        return await short_read(
+            session, authenticate_request, context, authorization, address, client_id
+        )
+
+
+def _refuse_if_throttled(context: AppContext, address: str) -> None:
     throttle = context.throttle
     if throttle is not None:
         wait = throttle.retry_after(address)
@@ -72,13 +118,11 @@ def authenticate_request(
                 f"Too many failed authentications from this address; try again in {wait} s.",
                 retry_after=wait,
             )
-    try:
-        secret = context.settings.key_hash_secret
-        return authenticate(session, context.clock, secret, authorization, client_id)
-    except Unauthorized:
-        if throttle is not None:
-            throttle.failed(address)
-        raise
+
+
+def _count_failure(context: AppContext, address: str) -> None:
+    if context.throttle is not None:
+        context.throttle.failed(address)
 
 
 def address_of(scope_client: tuple[str, int] | list[Any] | None) -> str:

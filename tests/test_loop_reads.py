@@ -1,0 +1,119 @@
+"""The key read on the event loop (app.loopreads, PostgreSQL) and the pieces it stands on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, event, text
+from sqlmodel import Session
+
+from app.clients.models import Client
+from app.db import as_loaded, holds_connection
+from app.loopreads import APPLICATION_NAME
+from tests.conftest import Tenant
+
+
+def _statements_on(engine: Any) -> list[str]:
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
+
+
+def test_the_authenticated_read_sends_nothing_through_the_engine_on_postgresql(
+    app: FastAPI, api: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    """On PostgreSQL the key and its client are read on the loop's own connections; on SQLite
+    through the engine, on the loop, in one statement. Either way the same client comes back
+    as the engine's own read of it (the list) shows it."""
+    engine = app.state.context.engine
+    listed = {c["id"]: c for c in api.get("/v1/clients", headers=staff).json()["items"]}
+    sent = _statements_on(engine)
+    for headers in (tenant_a.headers, staff):
+        read = api.get(f"/v1/clients/{tenant_a.id}", headers=headers)
+        assert read.status_code == 200, read.text
+        assert read.json() == listed[tenant_a.id]
+    reads = [statement for statement in sent if statement.lstrip().upper().startswith("SELECT")]
+    if engine.dialect.name == "postgresql":
+        assert reads == []
+    else:
+        assert len(reads) == 2
+    # Another client's id with a client key: not found, as through the engine.
+    other = api.get(f"/v1/clients/{listed[tenant_a.id]['id']}x", headers=tenant_a.headers)
+    assert other.status_code == 404
+
+
+def test_a_client_read_on_the_loop_changes_like_one_the_engine_loaded(
+    app: FastAPI, api: TestClient, staff: dict, tenant_a: Tenant
+) -> None:
+    """A PATCH finds its client already read with the key (on the loop on PostgreSQL): the
+    change is written and the audit log names it, as for a client the session loaded."""
+    changed = api.patch(f"/v1/clients/{tenant_a.id}", json={"name": "Renamed"}, headers=staff)
+    assert changed.status_code == 200, changed.text
+    assert api.get(f"/v1/clients/{tenant_a.id}", headers=staff).json()["name"] == "Renamed"
+    with Session(app.state.context.engine) as session:
+        assert session.get(Client, tenant_a.id).name == "Renamed"  # type: ignore[union-attr]
+
+
+def test_as_loaded_is_in_the_state_the_orm_leaves_a_loaded_row(
+    app: FastAPI, tenant_a: Tenant
+) -> None:
+    engine = app.state.context.engine
+    with Session(engine) as session:
+        loaded = session.get(Client, tenant_a.id)
+        assert loaded is not None
+        values = {column.key: getattr(loaded, column.key) for column in Client.__table__.columns}
+    built = as_loaded(Client, values.items())
+    assert built.__dict__.keys() == loaded.__dict__.keys()
+    sent = _statements_on(engine)
+    with Session(engine) as session:
+        session.add(built)
+        assert built in session and not session.dirty and not session.new
+        session.flush()
+        assert sent == []  # nothing to write: no pending change came with it
+        built.name = "Changed"
+        session.flush()
+        assert len(sent) == 1 and sent[0].lstrip().upper().startswith("UPDATE")
+        session.commit()
+    with Session(engine) as session:
+        assert session.get(Client, tenant_a.id).name == "Changed"  # type: ignore[union-attr]
+
+
+def test_holds_connection_follows_the_database_transaction(app: FastAPI) -> None:
+    with Session(app.state.context.engine) as session:
+        session.add(as_loaded(Client, {"id": "cli_x", "name": "x"}.items()))
+        assert session.in_transaction() and not holds_connection(session)
+        session.execute(text("SELECT 1"))
+        assert holds_connection(session)
+        session.rollback()
+        assert not holds_connection(session)
+
+
+def test_loop_connections_the_server_closed_fail_no_request(
+    app: FastAPI, api: TestClient, tenant_a: Tenant, database_url: str
+) -> None:
+    """A restart or an idle timeout closes the loop's connections from the server side: the
+    next reads still answer (the pool replaces them; past two failures, the engine reads)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("reads on the loop are PostgreSQL's")
+    path = f"/v1/clients/{tenant_a.id}"
+    for _ in range(3):
+        assert api.get(path, headers=tenant_a.headers).status_code == 200
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            closed = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            ).scalar_one()
+        assert closed >= 1
+        for _ in range(5):
+            answer = api.get(path, headers=tenant_a.headers)
+            assert answer.status_code == 200, answer.text
+    finally:
+        admin.dispose()
