@@ -375,6 +375,14 @@ def _prepared_many(
     return _prepare(compiled, dialect, keys, constants)
 
 
+def prepare(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared | None:
+    """`statement` compiled once for `dialect`, taking the parameters `keys` (its other
+    parameters are constants written in it), as `execute_many` sends it to the driver; None
+    for a shape SQLAlchemy must handle itself. Cached by the statement's identity: build the
+    statement once."""
+    return _prepared_many(statement, dialect, keys)
+
+
 def _parameter_names(compiled: SQLCompiler) -> list[str]:
     """The parameters as the statement's text names them, in order when they are positional."""
     if compiled.positional:

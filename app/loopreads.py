@@ -1,72 +1,64 @@
-"""Reads on the event loop, on PostgreSQL: the one statement every authenticated request starts
-with (its API key, and the client its path names), sent on an asynchronous psycopg connection
-instead of a trip to the thread pool.
+"""Reads on the event loop: the one statement every authenticated request starts with (its API
+key, and the client its path names), sent on a connection of the loop's own instead of through
+the engine.
 
 Why (issue 18, measured 2026-11-27 on the 2-core VM, one uvicorn process, wrk at 32
-connections): a FastAPI endpoint that sends one SELECT through psycopg's asynchronous connection
-on the loop answers as many requests a second as a bare hello-world (~4,600 vs ~4,200); the same
-SELECT through SQLAlchemy in the thread pool answers ~1,450, and the handover between the loop
-and a thread is most of the difference. SQLite needs none of this: its read runs on the loop
-already (`app.db.short_read`).
+connections): on PostgreSQL, a FastAPI endpoint that sends one SELECT through psycopg's
+asynchronous connection on the loop answers as many requests a second as a bare hello-world
+(~4,600 vs ~4,200); the same SELECT through SQLAlchemy in the thread pool ~1,450, the handover
+between the loop and a thread most of the difference. On SQLite the read already ran on the
+loop, through a Session: ~120 us of CPU for a statement sqlite3 runs in ~10.
 
 What stays the same: the statement is the one `app.auth.service` builds, compiled by SQLAlchemy
-for PostgreSQL, and each column's value goes through the same result processing the ORM applies
-(`UTCDateTime`). Nothing is cached: every request reads the key as it is now, so a revocation
-from any process fails the very next request. The connections run in autocommit (one round trip,
-nothing held open) from psycopg's own pool, next to the engine's.
+for the database (`db.prepare`, as `execute_many` sends statements), and each column's value
+goes through the result processing the ORM applies (`UTCDateTime`). Nothing is cached: every
+request reads the key as it is now, so a revocation from any process fails the very next
+request. Reads only: the SQLite connection is `query_only`, the PostgreSQL ones run in
+autocommit (one round trip, nothing held open).
 
-A connection the server closed is discarded by the pool and the read tried once more on
-another; when that fails as well, the caller takes the ordinary path through SQLAlchemy, which
-answers a database outage as every other request does.
+On PostgreSQL a connection the server closed is discarded by psycopg's pool and the read tried
+once more on another; when that fails as well, the caller takes the ordinary path through
+SQLAlchemy, which answers a database outage as every other request does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.sql import Select
+
+from app.db import prepare
 
 log = logging.getLogger("dpa.loopreads")
 APPLICATION_NAME = "dpa-loop-reads"
+# Errors a read on the loop may end in that the engine's path answers instead.
+FAILURES = (psycopg.OperationalError, sqlite3.OperationalError)
 
 
 class _Compiled:
-    """A statement as psycopg takes it: SQL text, its constant parameters, and each result
-    column's conversion."""
+    """A statement as the driver takes it, and each result column's conversion."""
 
-    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+    def __init__(self, statement: Select[Any], engine: Engine, keys: tuple[str, ...]) -> None:
         dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        processors = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for bind, name in compiled.bind_names.items()
-        }
-        self.binds = {name: p for name, p in processors.items() if p is not None}
-        # Values written in the statement (a role compared with a constant), as SQLAlchemy
-        # sends them; the caller gives the rest.
-        self.constants = {
-            name: compiled.params[name]
-            for bind, name in compiled.bind_names.items()
-            if not bind.required
-        }
+        prepared = prepare(statement, dialect, keys)
+        if prepared is None:
+            raise ValueError("a statement shape the loop's reads do not take")
+        self.prepared = prepared
         self.processors: list[Callable[[Any], Any] | None] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns
         ]
 
-    def parameters(self, given: dict[str, Any]) -> dict[str, Any]:
-        values = {**self.constants, **given}
-        for name, process in self.binds.items():
-            if values[name] is not None:
-                values[name] = process(values[name])
-        return values
+    def parameters(self, given: dict[str, Any]) -> Any:
+        return self.prepared.parameters([given])[0]
 
     def row(self, values: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(
@@ -76,13 +68,93 @@ class _Compiled:
 
 
 class LoopReads:
-    """psycopg's asynchronous pool for one event loop (the one `open` runs on)."""
+    """Reads for one event loop (the one `open` runs on); `for_engine` picks the backend's."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._compiled: dict[tuple[int, tuple[str, ...]], tuple[Select[Any], _Compiled]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    @staticmethod
+    def for_engine(engine: Engine, size: int) -> LoopReads | None:
+        """None for an in-memory SQLite database (another connection would see another one)."""
+        if engine.dialect.name == "postgresql":
+            return _PostgresReads(engine, size)
+        database = make_url(str(engine.url)).database
+        if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+            return _SqliteReads(engine, database)
+        return None
+
+    async def open(self) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        self.loop = None
+
+    def here(self) -> bool:
+        """Whether the running loop is the one these reads belong to."""
+        try:
+            return self.loop is asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+
+    def _compile(self, statement: Select[Any], params: dict[str, Any]) -> _Compiled:
+        # By identity: the callers' statements are built once (functools.cache); the statement
+        # is kept with its compiled form, so an id is never reused while it is in here.
+        keys = tuple(sorted(params))
+        found = self._compiled.get((id(statement), keys))
+        if found is None:
+            compiled = _Compiled(statement, self._engine, keys)
+            found = self._compiled[(id(statement), keys)] = (statement, compiled)
+        return found[1]
+
+    async def first(self, statement: Select[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The statement's first row, each value converted as the ORM would; None if none.
+        Raises one of FAILURES when the database could not be read this way."""
+        compiled = self._compile(statement, params)
+        row = await self._fetch(compiled.prepared.statement, compiled.parameters(params))
+        return None if row is None else compiled.row(row)
+
+    async def _fetch(self, sql: str, parameters: Any) -> Sequence[Any] | None:
+        raise NotImplementedError
+
+
+class _SqliteReads(LoopReads):
+    """One connection of its own, used on the loop only: in WAL mode a reader never waits for
+    the writer, and each statement in autocommit is a read transaction of its own that sees
+    every commit made before it."""
+
+    def __init__(self, engine: Engine, database: str) -> None:
+        super().__init__(engine)
+        self._path = database
+        self._connection: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        await super().open()
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA query_only=ON")  # this connection never writes
+        connection.execute("PRAGMA busy_timeout=5000")
+        self._connection = connection
+
+    async def close(self) -> None:
+        await super().close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def _fetch(self, sql: str, parameters: Any) -> Sequence[Any] | None:
+        if self._connection is None:
+            raise sqlite3.OperationalError("the loop's SQLite connection is closed")
+        row: Sequence[Any] | None = self._connection.execute(sql, parameters).fetchone()
+        return row
+
+
+class _PostgresReads(LoopReads):
+    """psycopg's asynchronous pool, next to the engine's."""
 
     def __init__(self, engine: Engine, size: int) -> None:
-        if engine.dialect.name != "postgresql":
-            raise ValueError("reads on the loop are for PostgreSQL; SQLite reads on the loop as is")
+        super().__init__(engine)
         _args, params = engine.dialect.create_connect_args(engine.url)
-        self._engine = engine
         self._pool = AsyncConnectionPool(
             # Named, for pg_stat_activity (and the tests that close them from the server side).
             kwargs={**params, "autocommit": True, "application_name": APPLICATION_NAME},
@@ -91,43 +163,22 @@ class LoopReads:
             open=False,
             name="dpa-loop-reads",
         )
-        self._compiled: dict[int, tuple[Select[Any], _Compiled]] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def open(self) -> None:
-        self.loop = asyncio.get_running_loop()
+        await super().open()
         await self._pool.open(wait=False)
 
     async def close(self) -> None:
+        await super().close()
         await self._pool.close()
-        self.loop = None
 
-    def here(self) -> bool:
-        """Whether the running loop is the one this pool's connections belong to."""
-        try:
-            return self.loop is asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-
-    def _compile(self, statement: Select[Any]) -> _Compiled:
-        # By identity: the callers' statements are built once (functools.cache); the statement
-        # is kept with its compiled form, so an id is never reused while it is in here.
-        found = self._compiled.get(id(statement))
-        if found is None:
-            found = self._compiled[id(statement)] = (statement, _Compiled(statement, self._engine))
-        return found[1]
-
-    async def first(self, statement: Select[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The statement's first row, each value converted as the ORM would; None if none.
-        Raises psycopg.OperationalError when two connections in a row failed."""
-        compiled = self._compile(statement)
-        values = compiled.parameters(params)
+    async def _fetch(self, sql: str, parameters: Any) -> Sequence[Any] | None:
         for attempt in (1, 2):
             try:
                 async with self._pool.connection() as connection:
-                    cursor = await connection.execute(compiled.sql, values)
-                    row = await cursor.fetchone()
-                return None if row is None else compiled.row(row)
+                    cursor = await connection.execute(sql, parameters)
+                    row: Sequence[Any] | None = await cursor.fetchone()
+                    return row
             except psycopg.OperationalError as exc:
                 if attempt == 2:
                     raise

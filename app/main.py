@@ -130,8 +130,8 @@ def create_app(
             plain = await run_in_threadpool(_bootstrap, context)
             if plain is not None:
                 print(f"Staff API key (shown once): {plain}", flush=True)
-        if context.engine.dialect.name == "postgresql":
-            context.loop_reads = LoopReads(context.engine, settings.database_pool_size)
+        context.loop_reads = LoopReads.for_engine(context.engine, settings.database_pool_size)
+        if context.loop_reads is not None:
             await context.loop_reads.open()
         if settings.worker_enabled:
             context.worker = Worker(context)

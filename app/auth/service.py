@@ -102,7 +102,8 @@ async def authenticate_on_loop(
     authorization: str | None,
     client_id: str | None = None,
 ) -> Authenticated:
-    """`authenticate`, the same statement sent on the event loop (PostgreSQL, app.loopreads).
+    """`authenticate`, the same statement sent on the event loop's own connection
+    (app.loopreads).
     The client it read joins `session` as if the session had loaded it."""
     params = _key_parameters(secret, authorization, client_id)
     key = await reads.first(_key_statement(client_id is not None), params)

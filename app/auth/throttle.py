@@ -11,12 +11,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlmodel import Session
 
 from app.auth.service import Authenticated, authenticate, authenticate_on_loop
 from app.db import short_read
 from app.errors import TooManyRequests, Unauthorized
+from app.loopreads import FAILURES
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -86,8 +86,8 @@ async def authenticate_in_request(
     client_id: str | None = None,
 ) -> Authenticated:
     """`authenticate_request` for a request being served, the first thing its session does:
-    on PostgreSQL the statement goes on the event loop (app.loopreads) when this loop has
-    those connections open; otherwise through `short_read`."""
+    the statement goes on the event loop's own connection (app.loopreads) when the app runs on
+    this loop; otherwise, and when that connection fails, through `short_read`."""
     reads = context.loop_reads
     if reads is None or session.in_transaction() or not reads.here():
         return await short_read(
@@ -102,8 +102,8 @@ async def authenticate_in_request(
     except Unauthorized:
         _count_failure(context, address)
         raise
-    except psycopg.OperationalError:
-        log.warning("the key read on the loop failed twice; through the engine instead")
+    except FAILURES:
+        log.warning("the key read on the loop failed; through the engine instead")
         return await short_read(
             session, authenticate_request, context, authorization, address, client_id
         )
