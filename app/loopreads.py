@@ -27,20 +27,24 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql import Select
 
 from app.db import prepare
 
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
 log = logging.getLogger("dpa.loopreads")
 APPLICATION_NAME = "dpa-loop-reads"
-# Errors a read on the loop may end in that the engine's path answers instead.
-FAILURES = (psycopg.OperationalError, sqlite3.OperationalError)
+
+
+class LoopReadFailed(Exception):
+    """The database could not be read this way (a closed connection, an outage): the caller
+    reads through the engine instead, which answers an outage as every request does."""
 
 
 class _Compiled:
@@ -110,7 +114,7 @@ class LoopReads:
 
     async def first(self, statement: Select[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The statement's first row, each value converted as the ORM would; None if none.
-        Raises one of FAILURES when the database could not be read this way."""
+        Raises LoopReadFailed when the database could not be read this way."""
         compiled = self._compile(statement, params)
         row = await self._fetch(compiled.prepared.statement, compiled.parameters(params))
         return None if row is None else compiled.row(row)
@@ -144,18 +148,26 @@ class _SqliteReads(LoopReads):
 
     async def _fetch(self, sql: str, parameters: Any) -> Sequence[Any] | None:
         if self._connection is None:
-            raise sqlite3.OperationalError("the loop's SQLite connection is closed")
-        row: Sequence[Any] | None = self._connection.execute(sql, parameters).fetchone()
+            raise LoopReadFailed("the loop's SQLite connection is closed")
+        try:
+            row: Sequence[Any] | None = self._connection.execute(sql, parameters).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise LoopReadFailed(str(exc)) from exc
         return row
 
 
 class _PostgresReads(LoopReads):
-    """psycopg's asynchronous pool, next to the engine's."""
+    """psycopg's asynchronous pool, next to the engine's. psycopg is imported here, not at the
+    top: a process on SQLite never loads it (~10 MB)."""
 
     def __init__(self, engine: Engine, size: int) -> None:
+        import psycopg
+        from psycopg_pool import AsyncConnectionPool
+
         super().__init__(engine)
+        self._closed: type[Exception] = psycopg.OperationalError
         _args, params = engine.dialect.create_connect_args(engine.url)
-        self._pool = AsyncConnectionPool(
+        self._pool: AsyncConnectionPool = AsyncConnectionPool(
             # Named, for pg_stat_activity (and the tests that close them from the server side).
             kwargs={**params, "autocommit": True, "application_name": APPLICATION_NAME},
             min_size=1,
@@ -179,9 +191,9 @@ class _PostgresReads(LoopReads):
                     cursor = await connection.execute(sql, parameters)
                     row: Sequence[Any] | None = await cursor.fetchone()
                     return row
-            except psycopg.OperationalError as exc:
+            except self._closed as exc:
                 if attempt == 2:
-                    raise
+                    raise LoopReadFailed(str(exc)) from exc
                 # Closed by the server since its last use (a restart, an idle timeout): the
                 # pool drops it; once more on another.
                 log.warning("a read on the loop failed (%s); once more", type(exc).__name__)

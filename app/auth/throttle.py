@@ -16,7 +16,7 @@ from sqlmodel import Session
 from app.auth.service import Authenticated, authenticate, authenticate_on_loop
 from app.db import short_read
 from app.errors import TooManyRequests, Unauthorized
-from app.loopreads import FAILURES
+from app.loopreads import LoopReadFailed
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -102,7 +102,7 @@ async def authenticate_in_request(
     except Unauthorized:
         _count_failure(context, address)
         raise
-    except FAILURES:
+    except LoopReadFailed:
         log.warning("the key read on the loop failed; through the engine instead")
         return await short_read(
             session, authenticate_request, context, authorization, address, client_id
