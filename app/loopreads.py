@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +136,14 @@ class _SqliteReads(LoopReads):
 
     async def open(self) -> None:
         await super().open()
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        # mode=rw: never creates the file (the engine creates it, private to the service).
+        target = f"file:{urllib.parse.quote(self._path)}?mode=rw"
+        try:
+            connection = sqlite3.connect(
+                target, uri=True, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.OperationalError as exc:
+            raise LoopReadFailed(f"{self._path}: {exc}") from exc
         connection.execute("PRAGMA query_only=ON")  # this connection never writes
         connection.execute("PRAGMA busy_timeout=5000")
         self._connection = connection

@@ -42,7 +42,7 @@ from app.events.router import events as events_router
 from app.events.webhooks_doc import publish as publish_webhooks
 from app.events.webhooks_doc import tidy as tidy_webhooks
 from app.instructions.router import instructions as instructions_router
-from app.loopreads import LoopReads
+from app.loopreads import LoopReadFailed, LoopReads
 from app.metrics import Metrics, RequestContextMiddleware
 from app.notices.pages import router as notice_pages
 from app.processor.router import router as processor_router
@@ -132,7 +132,11 @@ def create_app(
                 print(f"Staff API key (shown once): {plain}", flush=True)
         context.loop_reads = LoopReads.for_engine(context.engine, settings.database_pool_size)
         if context.loop_reads is not None:
-            await context.loop_reads.open()
+            try:
+                await context.loop_reads.open()
+            except LoopReadFailed as exc:  # no database file yet: requests read as before
+                log.warning("reads on the loop are off: %s", exc)
+                context.loop_reads = None
         if settings.worker_enabled:
             context.worker = Worker(context)
             context.worker.start()

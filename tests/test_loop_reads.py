@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from sqlalchemy import create_engine, event, text
 from sqlmodel import Session
 
 from app.clients.models import Client
+from app.clock import MovableClock
 from app.db import as_loaded, holds_connection
 from app.loopreads import APPLICATION_NAME
-from tests.conftest import Tenant
+from app.main import create_app
+from tests.conftest import START, Tenant, make_settings
 
 
 def _statements_on(engine: Any) -> list[str]:
@@ -112,3 +115,14 @@ def test_loop_connections_the_server_closed_fail_no_request(
             assert answer.status_code == 200, answer.text
     finally:
         admin.dispose()
+
+
+def test_the_loop_connection_never_creates_the_sqlite_file(tmp_path: Path) -> None:
+    """The engine creates the database file, private to the service (SPEC §13); the loop's own
+    connection only opens one that exists, and without one the app reads as before."""
+    path = tmp_path / "not-yet" / "dpa.sqlite3"
+    settings = make_settings(f"sqlite:///{path}", tmp_path / "var")
+    app = create_app(settings, MovableClock(START), bootstrap=False)
+    with TestClient(app, raise_server_exceptions=False):
+        assert app.state.context.loop_reads is None
+    assert not path.exists()
