@@ -31,7 +31,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.sql import Select
 
 from app.db import prepare
@@ -85,7 +84,7 @@ class LoopReads:
         """None for an in-memory SQLite database (another connection would see another one)."""
         if engine.dialect.name == "postgresql":
             return _PostgresReads(engine, size)
-        database = make_url(str(engine.url)).database
+        database = engine.url.database
         if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
             return _SqliteReads(engine, database)
         return None
@@ -158,7 +157,13 @@ class _SqliteReads(LoopReads):
         if self._connection is None:
             raise LoopReadFailed("the loop's SQLite connection is closed")
         try:
-            row: Sequence[Any] | None = self._connection.execute(sql, parameters).fetchone()
+            cursor = self._connection.execute(sql, parameters)
+            try:
+                row: Sequence[Any] | None = cursor.fetchone()
+            finally:
+                # A statement left mid-result keeps its read snapshot: later reads on this
+                # connection would not see a revocation committed since. Closed, it is reset.
+                cursor.close()
         except sqlite3.OperationalError as exc:
             raise LoopReadFailed(str(exc)) from exc
         return row
