@@ -138,6 +138,9 @@ def app(settings: Settings, clock: MovableClock) -> FastAPI:
 def api(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+        # Every request gave its connection back (a replayed answer once kept one until the
+        # garbage collector came by): checked before the lifespan disposes of the pool.
+        assert app.state.context.engine.pool.checkedout() == 0, "a request kept a connection"
 
 
 @pytest.fixture
