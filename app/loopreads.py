@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dpa.loopreads")
 APPLICATION_NAME = "dpa-loop-reads"
+CONNECTION_WAIT_SECONDS = 1.0
 
 
 class LoopReadFailed(Exception):
@@ -175,16 +176,22 @@ class _PostgresReads(LoopReads):
 
     def __init__(self, engine: Engine, size: int) -> None:
         import psycopg
-        from psycopg_pool import AsyncConnectionPool
+        from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
         super().__init__(engine)
         self._closed: type[Exception] = psycopg.OperationalError
+        self._no_connection: type[Exception] = PoolTimeout
         _args, params = engine.dialect.create_connect_args(engine.url)
         self._pool: AsyncConnectionPool = AsyncConnectionPool(
             # Named, for pg_stat_activity (and the tests that close them from the server side).
             kwargs={**params, "autocommit": True, "application_name": APPLICATION_NAME},
             min_size=1,
             max_size=size,
+            # Requests never take more than `size` (their turns at the database), so a wait for
+            # a connection is a wait for the pool to open one: a second is plenty when the
+            # database is there, and when it is not the request goes to the engine's path (an
+            # outage answered at once, not after psycopg_pool's default of 30 s).
+            timeout=CONNECTION_WAIT_SECONDS,
             open=False,
             name="dpa-loop-reads",
         )
@@ -205,7 +212,7 @@ class _PostgresReads(LoopReads):
                     row: Sequence[Any] | None = await cursor.fetchone()
                     return row
             except self._closed as exc:
-                if attempt == 2:
+                if attempt == 2 or isinstance(exc, self._no_connection):
                     raise LoopReadFailed(str(exc)) from exc
                 # Closed by the server since its last use (a restart, an idle timeout): the
                 # pool drops it; once more on another.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlmodel import Session
 
+from app import migrate
+from app.auth import service as auth_service
+from app.auth.schemas import Role
 from app.clients.models import Client
 from app.clock import MovableClock
 from app.db import as_loaded, holds_connection
 from app.loopreads import APPLICATION_NAME
 from app.main import create_app
-from tests.conftest import START, Tenant, make_settings
+from tests.conftest import SKIP_POSTGRES, START, Tenant, bearer, make_settings
+from tests.pg import Cluster
 
 
 def _statements_on(engine: Any) -> list[str]:
@@ -126,3 +131,40 @@ def test_the_loop_connection_never_creates_the_sqlite_file(tmp_path: Path) -> No
     with TestClient(app, raise_server_exceptions=False):
         assert app.state.context.loop_reads is None
     assert not path.exists()
+
+
+def test_a_database_outage_is_answered_at_once_not_after_the_pools_wait(tmp_path: Path) -> None:
+    """With PostgreSQL gone, a request's key read on the loop waits at most a second for a
+    connection (psycopg_pool's own default is 30 s), then takes the engine's path, which
+    answers the outage. A cluster of its own: this one is stopped mid-test."""
+    if SKIP_POSTGRES:
+        pytest.skip("DPA_TEST_SKIP_POSTGRES=1")
+    cluster = Cluster()
+    cluster.start()
+    running = True
+    try:
+        admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("CREATE DATABASE outage"))
+        admin.dispose()
+        url = cluster.url("outage")
+        migrate.upgrade(url)
+        app = create_app(make_settings(url, tmp_path / "var"), MovableClock(START), bootstrap=False)
+        with TestClient(app, raise_server_exceptions=False) as api:
+            context = app.state.context
+            with Session(context.engine) as session:
+                _key, plain = auth_service.create_key(
+                    session, context.clock, context.settings.key_hash_secret, role=Role.staff
+                )
+                session.commit()
+            assert api.get("/v1/clients", headers=bearer(plain)).status_code == 200
+            cluster.stop()
+            running = False
+            for _ in range(2):
+                started = time.monotonic()
+                answer = api.get("/v1/clients", headers=bearer(plain))
+                assert answer.status_code >= 500
+                assert time.monotonic() - started < 10
+    finally:
+        if running:
+            cluster.stop()
