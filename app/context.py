@@ -30,7 +30,7 @@ class AppContext:
     worker: Worker | None = field(default=None)
     metrics: Metrics | None = field(default=None)
     throttle: FailedAuthThrottle | None = field(default=None)
-    # PostgreSQL: the key read's connections on the serving loop, open while the app runs.
+    # The key read's own connection(s) on the serving loop, open while the app runs.
     loop_reads: LoopReads | None = field(default=None)
     _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
         default_factory=weakref.WeakKeyDictionary, repr=False

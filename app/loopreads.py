@@ -27,6 +27,7 @@ import asyncio
 import logging
 import sqlite3
 import urllib.parse
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,7 @@ class _Compiled:
         )
 
 
-class LoopReads:
+class LoopReads(ABC):
     """Reads for one event loop (the one `open` runs on); `for_engine` picks the backend's."""
 
     def __init__(self, engine: Engine) -> None:
@@ -120,8 +121,9 @@ class LoopReads:
         row = await self._fetch(compiled.prepared.statement, compiled.parameters(params))
         return None if row is None else compiled.row(row)
 
+    @abstractmethod
     async def _fetch(self, sql: str, parameters: Any) -> Sequence[Any] | None:
-        raise NotImplementedError
+        """The first row of `sql` on the backend's own connection, values as the driver gives."""
 
 
 class _SqliteReads(LoopReads):

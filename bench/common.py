@@ -80,15 +80,7 @@ def database(backend: str) -> Iterator[str]:
     cluster = Cluster()
     cluster.start()
     try:
-        from sqlalchemy import create_engine, text
-
-        admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text("CREATE DATABASE bench"))
-        admin.dispose()
-        url = cluster.url("bench")
-        migrate.upgrade(url)
-        yield url
+        yield cluster.migrated_database("bench")
     finally:
         cluster.stop()
 

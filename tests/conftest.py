@@ -56,11 +56,7 @@ def postgres_cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def postgres_template(postgres_cluster: Cluster) -> str:
     """A database migrated to head once; each test gets a copy (CREATE DATABASE … TEMPLATE)."""
-    admin = create_engine(postgres_cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text("CREATE DATABASE dpa_template"))
-    admin.dispose()
-    migrate.upgrade(postgres_cluster.url("dpa_template"))
+    postgres_cluster.migrated_database("dpa_template")
     return "dpa_template"
 
 

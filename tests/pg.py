@@ -97,6 +97,22 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def migrated_database(self, name: str) -> str:
+        """A new database on this cluster, migrated to head; its URL."""
+        from sqlalchemy import create_engine, text
+
+        from app import migrate
+
+        admin = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
+        url = self.url(name)
+        migrate.upgrade(url)
+        return url
+
     def stop(self) -> None:
         try:
             if self.data.exists():

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlmodel import Session
 
-from app import migrate
 from app.auth import service as auth_service
 from app.auth.schemas import Role
 from app.clients.models import Client
@@ -143,12 +142,7 @@ def test_a_database_outage_is_answered_at_once_not_after_the_pools_wait(tmp_path
     cluster.start()
     running = True
     try:
-        admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text("CREATE DATABASE outage"))
-        admin.dispose()
-        url = cluster.url("outage")
-        migrate.upgrade(url)
+        url = cluster.migrated_database("outage")
         app = create_app(make_settings(url, tmp_path / "var"), MovableClock(START), bootstrap=False)
         with TestClient(app, raise_server_exceptions=False) as api:
             context = app.state.context

@@ -9,6 +9,8 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
@@ -69,13 +71,9 @@ def authenticate_request(
 ) -> Authenticated:
     """The one door every authenticated request goes through: a throttled address is refused
     before its key is even looked up; a failed attempt counts against it."""
-    _refuse_if_throttled(context, address)
-    try:
+    with _throttled(context, address):
         secret = context.settings.key_hash_secret
         return authenticate(session, context.clock, secret, authorization, client_id)
-    except Unauthorized:
-        _count_failure(context, address)
-        raise
 
 
 async def authenticate_in_request(
@@ -89,27 +87,23 @@ async def authenticate_in_request(
     the statement goes on the event loop's own connection (app.loopreads) when the app runs on
     this loop; otherwise, and when that connection fails, through `short_read`."""
     reads = context.loop_reads
-    if reads is None or session.in_transaction() or not reads.here():
-        return await short_read(
-            session, authenticate_request, context, authorization, address, client_id
-        )
-    _refuse_if_throttled(context, address)
-    try:
-        secret = context.settings.key_hash_secret
-        return await authenticate_on_loop(
-            reads, session, context.clock, secret, authorization, client_id
-        )
-    except Unauthorized:
-        _count_failure(context, address)
-        raise
-    except LoopReadFailed:
-        log.warning("the key read on the loop failed; through the engine instead")
-        return await short_read(
-            session, authenticate_request, context, authorization, address, client_id
-        )
+    if reads is not None and not session.in_transaction() and reads.here():
+        try:
+            with _throttled(context, address):
+                secret = context.settings.key_hash_secret
+                return await authenticate_on_loop(
+                    reads, session, context.clock, secret, authorization, client_id
+                )
+        except LoopReadFailed:
+            log.warning("the key read on the loop failed; through the engine instead")
+    return await short_read(
+        session, authenticate_request, context, authorization, address, client_id
+    )
 
 
-def _refuse_if_throttled(context: AppContext, address: str) -> None:
+@contextmanager
+def _throttled(context: AppContext, address: str) -> Iterator[None]:
+    """A throttled address is refused first; an Unauthorized inside counts against it."""
     throttle = context.throttle
     if throttle is not None:
         wait = throttle.retry_after(address)
@@ -118,11 +112,12 @@ def _refuse_if_throttled(context: AppContext, address: str) -> None:
                 f"Too many failed authentications from this address; try again in {wait} s.",
                 retry_after=wait,
             )
-
-
-def _count_failure(context: AppContext, address: str) -> None:
-    if context.throttle is not None:
-        context.throttle.failed(address)
+    try:
+        yield
+    except Unauthorized:
+        if throttle is not None:
+            throttle.failed(address)
+        raise
 
 
 def address_of(scope_client: tuple[str, int] | list[Any] | None) -> str:
