@@ -33,14 +33,13 @@ from app.clock import WALL_CLOCK, Clock
 from app.db import ATTEMPTS, UTCDateTime, execute_many, insert_rows, retryable, table_of
 from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
+from app.events.sending import AttemptResult, ClaimedDelivery
 from app.events.timers import TimerStatus
 from app.events.timers import next_due as next_timer_due
 from app.events.types import AttemptOutcome, DeliveryStatus
 from app.ids import new_id
 
 log = logging.getLogger("dpa.events.outbox")
-
-EXCERPT_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -64,39 +63,6 @@ def on_delivered(event_type: str) -> Callable[[DeliveredHook], DeliveredHook]:
         return hook
 
     return register
-
-
-@dataclass(frozen=True)
-class ClaimedDelivery:
-    delivery_id: str
-    event_id: str
-    event_type: str
-    endpoint_id: str
-    url: str
-    signing_secrets: list[str]
-    payload: str
-    urgent: bool
-    # The previous claim's worker stopped before recording (logged `interrupted`).
-    after_interruption: str | None = None
-
-
-@dataclass
-class AttemptResult:
-    claimed: ClaimedDelivery
-    attempted_at: datetime
-    duration_ms: int
-    status_code: int | None = None
-    error: str | None = None
-    response_excerpt: str | None = None
-    retry_after: timedelta | None = None
-
-    @property
-    def success(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-    @property
-    def gone(self) -> bool:
-        return self.status_code == 410
 
 
 def signing_secrets(
