@@ -11,10 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("dpa.errors")
+# What a client is told to wait when the database cannot be used (Retry-After, seconds).
+DATABASE_RETRY_SECONDS = 5
 
 _TITLES = {
     400: "Bad request",
@@ -214,6 +218,34 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Allow": ", ".join(allowed)}
         slug = _TITLES.get(exc.status_code, "error").lower().replace(" ", "-")
         return problem_response(exc.status_code, slug, detail, request, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        """The database could not be used: gone, refusing connections, out of connections, a
+        file that cannot be opened (PEP 249's OperationalError: the database's operation, not
+        the request). A client system can do something with a 503 and Retry-After; with a 500
+        it cannot tell an outage from a bug. Logged in one line each: an outage is many."""
+        cause = getattr(exc, "orig", None) or exc
+        first_line = (str(cause).strip().splitlines() or [""])[0][:300]
+        log.error(
+            "the database could not be used on %s %s: %s: %s",
+            request.method,
+            request.url.path,
+            type(cause).__name__,
+            first_line,
+        )
+        return problem_response(
+            503,
+            "database-unavailable",
+            "The service could not use its database; try again in a few seconds. A write that "
+            "fails this way was not committed, unless the connection broke during the commit "
+            "itself: repeat it with the same Idempotency-Key (answered once, whichever run "
+            "committed), or read before writing again.",
+            request,
+            title="Database unavailable",
+            headers={"Retry-After": str(DATABASE_RETRY_SECONDS)},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

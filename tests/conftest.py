@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
@@ -25,6 +26,7 @@ from app import migrate
 from app.auth import service as auth_service
 from app.auth.schemas import Role
 from app.clock import MovableClock
+from app.errors import DATABASE_RETRY_SECONDS
 from app.main import create_app
 from app.settings import Settings
 from tests.pg import Cluster, PostgresUnavailable, free_port
@@ -144,6 +146,18 @@ def session(app: FastAPI) -> Iterator[Session]:
     """A session on the app's database, to read rows the API does not show."""
     with Session(app.state.context.engine) as db_session:
         yield db_session
+
+
+def assert_database_unavailable(answer: Response) -> None:
+    """The answer to a request made while the database cannot be used."""
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["retry-after"] == str(DATABASE_RETRY_SECONDS)
+    problem = answer.json()
+    assert problem["type"] == "urn:dpa-service:problem:database-unavailable"
+    assert problem["title"] == "Database unavailable"
+    assert "Idempotency-Key" in problem["detail"]
+    assert problem["request_id"]
 
 
 def bearer(key: str) -> dict[str, str]:
