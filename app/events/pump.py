@@ -8,6 +8,7 @@ even claimed, so a slow or dead receiver holds a few slots and never the others'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,14 @@ class Pump:
         # lock, so whoever waits on it knows the pass before it has committed what it claimed,
         # and wake-ups are planned in the order of the passes that read them.
         self._passing = asyncio.Lock()
+        # SQLite has one writer: a claim and a record in two threads at once met in SQLite's
+        # busy handler, which sleeps (1, 2, 5 ms...) before trying again, while the pipeline
+        # waited on both. Queued on this lock instead, the next starts the moment the last
+        # commits: the fan-out ~11 % faster on SQLite (medians of 12 rounds each, 6.30 x against
+        # 7.11 x). PostgreSQL locks rows, and the same lock made it slower (~10.5 x against
+        # ~9.5 x), so there they still run side by side.
+        sqlite = context.engine.dialect.name == "sqlite"
+        self._one_writer = asyncio.Lock() if sqlite else None
         self._pending = False
         self._running = False
         self._closing = False
@@ -98,7 +107,8 @@ class Pump:
         engine, clock = self.context.engine, self.context.clock
         free = self.global_cap - sum(self.inflight.values())
         room = {e: self.endpoint_cap - n for e, n in self.inflight.items()}
-        timer_ids, chosen, claimed = await asyncio.to_thread(self._claim, free, room)
+        async with self._writing():
+            timer_ids, chosen, claimed = await asyncio.to_thread(self._claim, free, room)
         for delivery in claimed:
             if delivery.after_interruption is not None:
                 log.warning(
@@ -139,6 +149,10 @@ class Pump:
                 chosen.append(delivery_id)
         return timer_ids, chosen, outbox.claim(engine, clock, self.owner, self.lease, chosen)
 
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """The turn of the pump's claims and records at the database (SQLite: one at a time)."""
+        return self._one_writer or contextlib.nullcontext()
+
     # --- sending -------------------------------------------------------------------------
 
     async def _send(self, delivery: ClaimedDelivery) -> None:
@@ -175,9 +189,10 @@ class Pump:
         while self.results:
             batch, self.results = self.results, []
             try:
-                await asyncio.to_thread(
-                    outbox.record, self.context.engine, self.context.clock, self.owner, batch
-                )
+                async with self._writing():
+                    await asyncio.to_thread(
+                        outbox.record, self.context.engine, self.context.clock, self.owner, batch
+                    )
             except Exception:
                 # The claims stay leased and come back after the lease: sent again, never lost.
                 log.exception("recording %d attempts failed", len(batch))
