@@ -167,6 +167,12 @@ def bearer(key: str) -> dict[str, str]:
 @pytest.fixture
 def staff(app: FastAPI) -> dict[str, str]:
     """Authorization headers of a staff key."""
+    return staff_headers(app)
+
+
+def staff_headers(app: FastAPI) -> dict[str, str]:
+    """A new staff key in the app's database, as Authorization headers (for tests that build
+    their own app rather than use the `app` fixture)."""
     context = app.state.context
     with Session(context.engine) as db_session:
         _key, plain = auth_service.create_key(

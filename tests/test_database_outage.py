@@ -11,13 +11,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
 
-from app.auth import service as auth_service
-from app.auth.schemas import Role
 from app.clock import MovableClock
 from app.main import create_app
-from tests.conftest import START, assert_database_unavailable, bearer, make_settings
+from tests.conftest import START, assert_database_unavailable, make_settings, staff_headers
 
 NEW_CLIENT = {"name": "Gamma", "legal_name": "Gamma SAS", "country": "FR"}
 
@@ -29,12 +26,7 @@ def test_a_sqlite_file_that_cannot_be_opened_is_answered_503_and_nothing_is_kept
     app = create_app(make_settings(sqlite_url, tmp_path / "var"), MovableClock(START))
     with TestClient(app, raise_server_exceptions=False) as api:
         context = app.state.context
-        with Session(context.engine) as session:
-            _key, plain = auth_service.create_key(
-                session, context.clock, context.settings.key_hash_secret, role=Role.staff
-            )
-            session.commit()
-        staff = bearer(plain)
+        staff = staff_headers(app)
         before = api.get("/v1/clients", headers=staff)
         assert before.status_code == 200
 

@@ -12,8 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlmodel import Session
 
-from app.auth import service as auth_service
-from app.auth.schemas import Role
 from app.clients.models import Client
 from app.clock import MovableClock
 from app.db import as_loaded, holds_connection
@@ -24,8 +22,8 @@ from tests.conftest import (
     START,
     Tenant,
     assert_database_unavailable,
-    bearer,
     make_settings,
+    staff_headers,
 )
 from tests.pg import Cluster
 
@@ -152,18 +150,13 @@ def test_a_database_outage_is_answered_at_once_not_after_the_pools_wait(tmp_path
         url = cluster.migrated_database("outage")
         app = create_app(make_settings(url, tmp_path / "var"), MovableClock(START), bootstrap=False)
         with TestClient(app, raise_server_exceptions=False) as api:
-            context = app.state.context
-            with Session(context.engine) as session:
-                _key, plain = auth_service.create_key(
-                    session, context.clock, context.settings.key_hash_secret, role=Role.staff
-                )
-                session.commit()
-            assert api.get("/v1/clients", headers=bearer(plain)).status_code == 200
+            staff = staff_headers(app)
+            assert api.get("/v1/clients", headers=staff).status_code == 200
             cluster.stop()
             running = False
             for _ in range(2):
                 started = time.monotonic()
-                answer = api.get("/v1/clients", headers=bearer(plain))
+                answer = api.get("/v1/clients", headers=staff)
                 assert time.monotonic() - started < 10
                 assert_database_unavailable(answer)
     finally:
