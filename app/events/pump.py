@@ -3,16 +3,23 @@ attempt. It runs on the worker's event loop; database calls go to threads.
 
 Isolation (SPEC §9): at most `endpoint_concurrency` requests to one endpoint and
 `delivery_concurrency` in all are in flight per process, and a busy endpoint's rows are not
-even claimed, so a slow or dead receiver holds a few slots and never the others' turn."""
+even claimed, so a slow or dead receiver holds a few slots and never the others' turn.
+
+Claims run ahead of the sends: up to `delivery_concurrency` more deliveries than are in flight
+are claimed and wait here for a slot, so a request that finishes is followed by the next at
+once instead of after a trip to the database, and claims and records go in fewer, larger
+transactions. A claim that waited too long for its slot is given back, never sent late."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 
@@ -37,6 +44,18 @@ class Pump:
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.allow_private = settings.webhook_allow_private
         self.inflight: Counter[str] = Counter()
+        # Claimed, waiting for a slot (oldest first, with when they were claimed), and how many
+        # of them each endpoint has: its in flight and waiting together stay within its cap.
+        self.queued: deque[tuple[ClaimedDelivery, float]] = deque()
+        self.waiting: Counter[str] = Counter()
+        # How long a claim may wait for its slot: half of what the lease leaves after the
+        # longest request, the other half left to record its answer before the lease runs out.
+        # A lease too short for a second of waiting claims only what it sends at once.
+        self.max_wait = (self.lease.total_seconds() - TOTAL_TIMEOUT) / 2
+        self.ahead = self.global_cap if self.max_wait >= 1 else 0
+        # time.monotonic, a seam for tests: the wait is on the same clock as the lease, never
+        # on the service clock tests move.
+        self.monotonic: Callable[[], float] = time.monotonic
         self.tasks: set[asyncio.Task[None]] = set()
         self.results: list[AttemptResult] = []
         self._flushing: asyncio.Task[None] | None = None
@@ -68,9 +87,7 @@ class Pump:
         """Work was written or a slot freed: run a pass soon (coalesced, never lost)."""
         self._pending = True
         if not self._running and not self._closing:
-            task = asyncio.get_running_loop().create_task(self.run())
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._spawn(self.run())
 
     async def run(self) -> None:
         """One pump pass: repeat while anything was due or a kick arrived meanwhile."""
@@ -105,8 +122,11 @@ class Pump:
     async def _pass(self) -> bool:
         """Fire due timers and claim due deliveries once. True if anything was taken."""
         engine, clock = self.context.engine, self.context.clock
-        free = self.global_cap - sum(self.inflight.values())
-        room = {e: self.endpoint_cap - n for e, n in self.inflight.items()}
+        free = self._claimable()
+        room = {
+            endpoint: self.endpoint_cap - self.inflight[endpoint] - self.waiting[endpoint]
+            for endpoint in {*self.inflight, *self.waiting}
+        }
         async with self._writing():
             timer_ids, chosen, claimed = await asyncio.to_thread(self._claim, free, room)
         for delivery in claimed:
@@ -118,10 +138,9 @@ class Pump:
                 )
                 if self.context.metrics is not None:
                     self.context.metrics.attempts.labels(AttemptOutcome.interrupted.value).inc()
-            self.inflight[delivery.endpoint_id] += 1
-            task = asyncio.get_running_loop().create_task(self._send(delivery))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.waiting[delivery.endpoint_id] += 1
+            self.queued.append((delivery, self.monotonic()))
+        self._dispatch()
         for timer_id in timer_ids:
             await asyncio.to_thread(
                 timers.fire, engine, clock, self.context.settings, self.owner, timer_id
@@ -153,7 +172,56 @@ class Pump:
         """The turn of the pump's claims and records at the database (SQLite: one at a time)."""
         return self._one_writer or contextlib.nullcontext()
 
+    def _claimable(self) -> int:
+        """How many more deliveries a pass may claim: the free slots and the claims ahead."""
+        return self.global_cap + self.ahead - sum(self.inflight.values()) - len(self.queued)
+
     # --- sending -------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Start waiting claims while slots are free, oldest first. One that waited longer than
+        `max_wait` is given back (due again at once, claimed by the next pass): sent now, its
+        answer could come after the lease ran out and another worker sent it again."""
+        stale: list[str] = []
+        while self.queued and not self._closing:
+            if sum(self.inflight.values()) >= self.global_cap:
+                break
+            delivery, claimed_at = self.queued.popleft()
+            self._unqueue(delivery)
+            if self.monotonic() - claimed_at > self.max_wait:
+                stale.append(delivery.delivery_id)
+                continue
+            self.inflight[delivery.endpoint_id] += 1
+            self._spawn(self._send(delivery))
+        if stale:
+            log.warning(
+                "%d claimed deliveries waited over %.0f s for a slot; given back",
+                len(stale),
+                self.max_wait,
+            )
+            self._spawn(self._give_back(stale))
+
+    def _unqueue(self, delivery: ClaimedDelivery) -> None:
+        self.waiting[delivery.endpoint_id] -= 1
+        if self.waiting[delivery.endpoint_id] <= 0:
+            del self.waiting[delivery.endpoint_id]
+
+    async def _give_back(self, delivery_ids: list[str]) -> None:
+        """Claims never attempted: released, so any worker takes them at its next pass."""
+        try:
+            async with self._writing():
+                await asyncio.to_thread(
+                    outbox.release, self.context.engine, self.owner, delivery_ids
+                )
+        except Exception:
+            # They come back when their lease runs out, logged `interrupted`: late, not lost.
+            log.exception("giving back %d claims failed", len(delivery_ids))
+        self.kick()  # (none when closing)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _send(self, delivery: ClaimedDelivery) -> None:
         result = await self.attempt(delivery)
@@ -162,10 +230,11 @@ class Pump:
             del self.inflight[delivery.endpoint_id]
         self.results.append(result)
         self._flush_soon()
+        self._dispatch()
         # Refill in batches: a pass per finished request would spend more on claiming than
         # on sending. With few requests in flight (or none), every finish refills.
-        busy = sum(self.inflight.values())
-        if busy == 0 or self.global_cap - busy >= self.refill_at:
+        busy = sum(self.inflight.values()) + len(self.queued)
+        if busy == 0 or self._claimable() >= self.refill_at:
             self.kick()
 
     async def attempt(self, delivery: ClaimedDelivery) -> AttemptResult:
@@ -202,8 +271,12 @@ class Pump:
     async def next_due(self) -> datetime | None:
         """The next moment this pump has something to do that no finishing request will
         announce: due work on endpoints with free slots, timers, leases running out."""
-        busy = {e for e, n in self.inflight.items() if n >= self.endpoint_cap}
-        has_room = sum(self.inflight.values()) < self.global_cap
+        busy = {
+            endpoint
+            for endpoint in {*self.inflight, *self.waiting}
+            if self.inflight[endpoint] + self.waiting[endpoint] >= self.endpoint_cap
+        }
+        has_room = self._claimable() > 0
         return await asyncio.to_thread(
             outbox.next_due, self.context.engine, self.context.clock, busy, has_room
         )
@@ -234,6 +307,13 @@ class Pump:
         # cutting it off would leave a timer leased, and late by a lease, after a restart.
         await self._passing.acquire()
         self._passing.release()
+        # Claims still waiting for a slot were never attempted: due again at once for whoever
+        # runs next, not after their lease.
+        waiting = [delivery.delivery_id for delivery, _claimed_at in self.queued]
+        self.queued.clear()
+        self.waiting.clear()
+        if waiting:
+            await self._give_back(waiting)
         busy = [t for t in self.tasks if not t.done() and t is not asyncio.current_task()]
         if busy:
             await asyncio.wait(busy, timeout=TOTAL_TIMEOUT + 5)
