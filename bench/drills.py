@@ -153,17 +153,19 @@ def line(name: str, expected: int, outcome: Outcome, note: str = "") -> bool:
 
 def kill_nine() -> bool:
     # Each answer takes 50 ms, so the kill finds dozens of requests received but not answered.
+    # 100 endpoints, so the worker's 64 slots are full and more claims wait in it for a slot
+    # (claims ahead); a lease of 17 s is the shortest that lets claims wait (a second).
     receiver = Receiver(delay=0.05)
     try:
         with database("sqlite") as url:
-            seed(url, receiver.port, endpoints=10, per_endpoint=MESSAGES // 10)
-            server = Server(url, DPA_DELIVERY_LEASE_SECONDS="16")
+            seed(url, receiver.port, endpoints=100, per_endpoint=MESSAGES // 100)
+            server = Server(url, DPA_DELIVERY_LEASE_SECONDS="17")
             while receiver.count() < MESSAGES // 3:
                 time.sleep(0.01)
             server.process.send_signal(signal.SIGKILL)
             server.process.wait()
             at_kill = receiver.count()
-            restarted = Server(url, DPA_DELIVERY_LEASE_SECONDS="16")
+            restarted = Server(url, DPA_DELIVERY_LEASE_SECONDS="17")
             stats = wait_all(url, receiver, MESSAGES, timeout=90)
             restarted.stop()
             outcome = account(url, receiver, MESSAGES, stats)

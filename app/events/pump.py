@@ -5,8 +5,8 @@ Isolation (SPEC §9): at most `endpoint_concurrency` requests to one endpoint an
 `delivery_concurrency` in all are in flight per process, and a busy endpoint's rows are not
 even claimed, so a slow or dead receiver holds a few slots and never the others' turn.
 
-Claims run ahead of the sends: up to `delivery_concurrency` more deliveries than are in flight
-are claimed and wait here for a slot, so a request that finishes is followed by the next at
+Claims run ahead of the sends: up to twice `delivery_concurrency` more deliveries than are in
+flight are claimed and wait here for a slot, so a request that finishes is followed by the next at
 once instead of after a trip to the database, and claims and records go in fewer, larger
 transactions. A claim that waited too long for its slot is given back, never sent late."""
 
@@ -31,6 +31,11 @@ from app.events.types import AttemptOutcome
 log = logging.getLogger("dpa.events.pump")
 
 TIMER_BATCH = 100
+# Claims held ahead of the free slots, in multiples of the concurrency. Each refill then claims
+# what finished since the last one and more: larger, fewer transactions. bench.fanout,
+# alternating rounds: 1 against none, SQLite 1.03 s against 1.08 s, PostgreSQL 1.23 against
+# 1.39 s; 2 against 1, SQLite 0.79 s against 0.84 s, PostgreSQL 1.13 against 1.24 s.
+AHEAD = 2
 
 
 class Pump:
@@ -52,7 +57,7 @@ class Pump:
         # longest request, the other half left to record its answer before the lease runs out.
         # A lease too short for a second of waiting claims only what it sends at once.
         self.max_wait = (self.lease.total_seconds() - TOTAL_TIMEOUT) / 2
-        self.ahead = self.global_cap if self.max_wait >= 1 else 0
+        self.ahead = AHEAD * self.global_cap if self.max_wait >= 1 else 0
         # time.monotonic, a seam for tests: the wait is on the same clock as the lease, never
         # on the service clock tests move.
         self.monotonic: Callable[[], float] = time.monotonic

@@ -22,12 +22,12 @@ from tests.receiver import Answer, Receiver
 
 
 def one_slot_pump(app: FastAPI) -> tuple[Pump, list[float]]:
-    """A pump of the app's with one request in flight at a time (and so one claim ahead), on a
+    """A pump of the app's with one request in flight at a time (and claims ahead of it), on a
     monotonic clock the test moves."""
     context = app.state.context
     settings = context.settings.model_copy(update={"delivery_concurrency": 1})
     pump = Pump(AppContext(settings, context.engine, context.clock), "w-ahead")
-    assert pump.ahead == 1
+    assert pump.ahead >= 1
     now = [1000.0]
     pump.monotonic = lambda: now[0]
     return pump, now
