@@ -21,13 +21,14 @@ from tests.helpers import emit, register
 from tests.receiver import Answer, Receiver
 
 
-def one_slot_pump(app: FastAPI) -> tuple[Pump, list[float]]:
-    """A pump of the app's with one request in flight at a time (and claims ahead of it), on a
-    monotonic clock the test moves."""
+def one_slot_pump(app: FastAPI, lease_seconds: int = 30) -> tuple[Pump, list[float]]:
+    """A pump of the app's with one request in flight at a time (and claims ahead of it, unless
+    the lease is too short), on a monotonic clock the test moves."""
     context = app.state.context
-    settings = context.settings.model_copy(update={"delivery_concurrency": 1})
+    settings = context.settings.model_copy(
+        update={"delivery_concurrency": 1, "delivery_lease_seconds": lease_seconds}
+    )
     pump = Pump(AppContext(settings, context.engine, context.clock), "w-ahead")
-    assert pump.ahead >= 1
     now = [1000.0]
     pump.monotonic = lambda: now[0]
     return pump, now
@@ -128,3 +129,25 @@ def test_claims_still_waiting_when_the_worker_stops_are_given_back_at_once(
     assert (
         delivery_to(app, receiver.url("/held")).status == "delivered"
     )  # the request in flight finished
+
+
+def test_a_lease_too_short_for_a_claim_to_wait_claims_only_what_it_sends(
+    app: FastAPI, api: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    # 16 s: the 15 s request timeout leaves half a second to wait for a slot, under the second
+    # claims ahead ask for; a claim held that briefly would only be given back again and again.
+    held_then_next(app, api, staff, receiver)
+    pump, _now = one_slot_pump(app, lease_seconds=16)
+
+    async def drive() -> None:
+        await pump.start()
+        try:
+            await pump.run()
+            assert not pump.queued
+            await asyncio.to_thread(receiver.wait_for, 1, "/held")
+            assert delivery_to(app, receiver.url("/next")).lease_owner is None  # not claimed
+        finally:
+            receiver.gate.set()
+            await pump.close()
+
+    asyncio.run(drive())
