@@ -49,10 +49,8 @@ class Pump:
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.allow_private = settings.webhook_allow_private
         self.inflight: Counter[str] = Counter()
-        # Claimed, waiting for a slot (oldest first, with when they were claimed), and how many
-        # of them each endpoint has: its in flight and waiting together stay within its cap.
+        # Claimed, waiting for a slot: oldest first, with when they were claimed.
         self.queued: deque[tuple[ClaimedDelivery, float]] = deque()
-        self.waiting: Counter[str] = Counter()
         # How long a claim may wait for its slot: half of what the lease leaves after the
         # longest request, the other half left to record its answer before the lease runs out.
         # A lease too short for a second of waiting claims only what it sends at once.
@@ -128,10 +126,7 @@ class Pump:
         """Fire due timers and claim due deliveries once. True if anything was taken."""
         engine, clock = self.context.engine, self.context.clock
         free = self._claimable()
-        room = {
-            endpoint: self.endpoint_cap - self.inflight[endpoint] - self.waiting[endpoint]
-            for endpoint in {*self.inflight, *self.waiting}
-        }
+        room = {endpoint: self.endpoint_cap - held for endpoint, held in self._held().items()}
         async with self._writing():
             timer_ids, chosen, claimed = await asyncio.to_thread(self._claim, free, room)
         for delivery in claimed:
@@ -143,7 +138,6 @@ class Pump:
                 )
                 if self.context.metrics is not None:
                     self.context.metrics.attempts.labels(AttemptOutcome.interrupted.value).inc()
-            self.waiting[delivery.endpoint_id] += 1
             self.queued.append((delivery, self.monotonic()))
         self._dispatch()
         for timer_id in timer_ids:
@@ -177,6 +171,13 @@ class Pump:
         """The turn of the pump's claims and records at the database (SQLite: one at a time)."""
         return self._one_writer or contextlib.nullcontext()
 
+    def _held(self) -> Counter[str]:
+        """Each endpoint's deliveries in flight and claimed waiting for a slot: together they
+        stay within its cap, so a waiting claim never waits for its endpoint, only for a slot."""
+        held = Counter(self.inflight)
+        held.update(delivery.endpoint_id for delivery, _claimed_at in self.queued)
+        return held
+
     def _claimable(self) -> int:
         """How many more deliveries a pass may claim: the free slots and the claims ahead."""
         return self.global_cap + self.ahead - sum(self.inflight.values()) - len(self.queued)
@@ -192,7 +193,6 @@ class Pump:
             if sum(self.inflight.values()) >= self.global_cap:
                 break
             delivery, claimed_at = self.queued.popleft()
-            self._unqueue(delivery)
             if self.monotonic() - claimed_at > self.max_wait:
                 stale.append(delivery.delivery_id)
                 continue
@@ -205,11 +205,6 @@ class Pump:
                 self.max_wait,
             )
             self._spawn(self._give_back(stale))
-
-    def _unqueue(self, delivery: ClaimedDelivery) -> None:
-        self.waiting[delivery.endpoint_id] -= 1
-        if self.waiting[delivery.endpoint_id] <= 0:
-            del self.waiting[delivery.endpoint_id]
 
     async def _give_back(self, delivery_ids: list[str]) -> None:
         """Claims never attempted: released, so any worker takes them at its next pass."""
@@ -276,11 +271,7 @@ class Pump:
     async def next_due(self) -> datetime | None:
         """The next moment this pump has something to do that no finishing request will
         announce: due work on endpoints with free slots, timers, leases running out."""
-        busy = {
-            endpoint
-            for endpoint in {*self.inflight, *self.waiting}
-            if self.inflight[endpoint] + self.waiting[endpoint] >= self.endpoint_cap
-        }
+        busy = {endpoint for endpoint, held in self._held().items() if held >= self.endpoint_cap}
         has_room = self._claimable() > 0
         return await asyncio.to_thread(
             outbox.next_due, self.context.engine, self.context.clock, busy, has_room
@@ -316,7 +307,6 @@ class Pump:
         # runs next, not after their lease.
         waiting = [delivery.delivery_id for delivery, _claimed_at in self.queued]
         self.queued.clear()
-        self.waiting.clear()
         if waiting:
             await self._give_back(waiting)
         busy = [t for t in self.tasks if not t.done() and t is not asyncio.current_task()]
