@@ -21,12 +21,18 @@ from tests.helpers import emit, register
 from tests.receiver import Answer, Receiver
 
 
-def one_slot_pump(app: FastAPI, lease_seconds: int = 30) -> tuple[Pump, list[float]]:
+def one_slot_pump(
+    app: FastAPI, lease_seconds: int = 30, endpoint_concurrency: int = 4
+) -> tuple[Pump, list[float]]:
     """A pump of the app's with one request in flight at a time (and claims ahead of it, unless
     the lease is too short), on a monotonic clock the test moves."""
     context = app.state.context
     settings = context.settings.model_copy(
-        update={"delivery_concurrency": 1, "delivery_lease_seconds": lease_seconds}
+        update={
+            "delivery_concurrency": 1,
+            "delivery_lease_seconds": lease_seconds,
+            "endpoint_concurrency": endpoint_concurrency,
+        }
     )
     pump = Pump(AppContext(settings, context.engine, context.clock), "w-ahead")
     now = [1000.0]
@@ -146,6 +152,37 @@ def test_a_lease_too_short_for_a_claim_to_wait_claims_only_what_it_sends(
             assert not pump.queued
             await asyncio.to_thread(receiver.wait_for, 1, "/held")
             assert delivery_to(app, receiver.url("/next")).lease_owner is None  # not claimed
+        finally:
+            receiver.gate.set()
+            await pump.close()
+
+    asyncio.run(drive())
+
+
+def test_claims_waiting_for_a_slot_count_against_their_endpoints_cap(
+    app: FastAPI, api: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    # SPEC §9: a busy endpoint's rows are not even claimed. One slot, an endpoint cap of 2 and
+    # three messages for one endpoint: one is sent, one waits, the third stays unclaimed for
+    # any worker, though the pump could hold more claims ahead.
+    receiver.script("/held", default=Answer(held=True))
+    register(api, staff, receiver, "/held", event_types=["audit.reminder"])
+    for number in range(3):
+        emit(app, "audit.reminder", f"aud_{number}", {}, None)
+    pump, _now = one_slot_pump(app, endpoint_concurrency=2)
+
+    async def drive() -> None:
+        await pump.start()
+        try:
+            await pump.run()  # passes until one takes nothing
+            await asyncio.to_thread(receiver.wait_for, 1, "/held")
+            assert len(pump.queued) == 1
+            assert pump._claimable() > 0  # room for more claims ahead: the cap is what stops it
+            with Session(app.state.context.engine) as session:
+                leased = session.exec(
+                    select(Delivery).where(Delivery.lease_owner == "w-ahead")
+                ).all()
+            assert len(leased) == 2
         finally:
             receiver.gate.set()
             await pump.close()
