@@ -58,11 +58,12 @@ def parse(url: str, allow_private: bool) -> SplitResult:
     return parts
 
 
-def connect_host(url: str) -> str:
+def connect_host(url: str, parts: SplitResult | None = None) -> str:
     """The host exactly as the delivery client connects to it (aiohttp takes yarl's `raw_host`:
     lower-cased, IDNA/UTS-46 mapped): the one normalisation for the check and the connection.
     A non-ASCII host that does not come back as itself (segmented digits that map to 127.0.0.1) is
-    refused, as is a host that is not a valid DNS name."""
+    refused, as is a host that is not a valid DNS name. `parts`: the URL as `parse` split it,
+    when the caller has it."""
     try:
         parsed = yarl.URL(url)
         raw, shown = parsed.raw_host, parsed.host
@@ -70,7 +71,7 @@ def connect_host(url: str) -> str:
         raise UnsafeURL(f"not a valid host name ({exc})") from exc
     if not raw:
         raise UnsafeURL("the URL has no host")
-    written = urlsplit(url).hostname or ""
+    written = (parts or urlsplit(url)).hostname or ""
     if not written.isascii() and shown != written.lower():
         raise UnsafeURL(
             f"the host {written!r} is read as {raw!r} by the HTTP client; write the host as "
@@ -97,7 +98,10 @@ def check_addresses(host: str, addresses: list[IPAddress], allow_private: bool) 
     return addresses[0]
 
 
+@functools.lru_cache(maxsize=1024)
 def _literal(host: str) -> IPAddress | None:
+    """The address written as the host, if it is one (kept: a fan-out's thousands of URLs
+    name a few hosts, and parsing the same address again was a third of a check)."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -114,7 +118,7 @@ def _from_getaddrinfo(infos: list[tuple[Any, ...]]) -> list[IPAddress]:
 def check_url(url: str, allow_private: bool) -> None:
     """At registration: the URL's syntax and what its host resolves to now."""
     parts = parse(url, allow_private)
-    host = connect_host(url)
+    host = connect_host(url, parts)
     literal = _literal(host)
     if literal is not None:
         check_addresses(host, [literal], allow_private)
@@ -134,8 +138,7 @@ def check_before_connecting(url: str, allow_private: bool) -> None:
     It depends on nothing but its arguments, so a URL that passed is remembered (a fan-out
     sends to the same few thousand URLs; parsing each again was ~6 us a request). A refusal
     raises and is not remembered; addresses a host name resolves to are never cached here."""
-    parse(url, allow_private)
-    literal = _literal(connect_host(url))
+    literal = _literal(connect_host(url, parse(url, allow_private)))
     if literal is not None:
         check_addresses(str(literal), [literal], allow_private)
 
