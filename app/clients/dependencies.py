@@ -11,7 +11,6 @@ from fastapi.concurrency import run_in_threadpool
 from app.auth.dependencies import PrincipalDep, check_staff
 from app.clients.models import Client
 from app.clients.service import get_client
-from app.db import SessionDep
 from app.errors import NotFound
 
 ClientIdPath = Annotated[
@@ -20,16 +19,17 @@ ClientIdPath = Annotated[
 
 
 async def visible_client(
-    client_id: ClientIdPath, principal: PrincipalDep, session: SessionDep, request: Request
+    client_id: ClientIdPath, principal: PrincipalDep, request: Request
 ) -> Client:
-    """Read with the caller's key, in one statement (get_principal); loaded here otherwise."""
+    """Read with the caller's key, in one statement (get_principal); loaded here otherwise, in
+    the request's session (taken as get_principal takes it)."""
     read = getattr(request.state, "path_client", None)
     if read is not None and read[0] == client_id:
         if read[1] is None:
             raise NotFound("client", client_id)
         client: Client = read[1]
         return client
-    return await run_in_threadpool(get_client, session, principal, client_id)
+    return await run_in_threadpool(get_client, request.state.session, principal, client_id)
 
 
 VisibleClientDep = Annotated[Client, Depends(visible_client)]
