@@ -46,6 +46,10 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 
+_UNSEEN = object()
+_REMEMBERED = 32  # instants each datetime column keeps converted
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on every backend (SQLite has no time zone)."""
 
@@ -62,21 +66,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         """Our conversion and the dialect's (on SQLite, a formatted string), remembering the
-        last value: a fan-out writes the same instant into thousands of rows (`created_at`,
-        a deadline), and converting each one again was a tenth of the breach POST. One
-        processor per column, so each column keeps its own last value."""
+        last few values: a fan-out writes the same instants into thousands of rows
+        (`created_at`, a deadline, each client's reminders in turn), and converting each one
+        again was a tenth of the breach POST. One processor per column, so each column keeps
+        its own. A few, not only the last: a breach's timers alternate between its reminder
+        and deadline times, and the last value alone missed all 5,000 of them."""
         process = super().bind_processor(dialect)
         if process is None:
             return None
-        last: tuple[Any, Any] = (None, None)
+        seen: dict[datetime, Any] = {}
 
         def remembered(value: Any) -> Any:
-            nonlocal last
-            seen = last  # one read: another thread may replace it, never half of it
-            if value is not None and value == seen[0]:
-                return seen[1]
-            converted = process(value)
-            last = (value, converted)
+            if value is None:
+                return process(value)
+            # Equal instants convert alike; a refused value (naive) raises and is not kept.
+            # Dictionary reads and writes are atomic: the worker's threads share the processor.
+            converted = seen.get(value, _UNSEEN)
+            if converted is _UNSEEN:
+                converted = process(value)
+                if len(seen) >= _REMEMBERED:
+                    seen.clear()
+                seen[value] = converted
             return converted
 
         return remembered

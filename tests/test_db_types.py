@@ -1,6 +1,6 @@
-"""UTCDateTime remembers the last value each column converted (a fan-out writes one instant into
-thousands of rows): what is stored must still be each row's own instant, and a naive datetime is
-still refused, even right after an equal aware one."""
+"""UTCDateTime remembers the last few values each column converted (a fan-out writes a few
+instants into thousands of rows): what is stored must still be each row's own instant, past the
+number it keeps too, and a naive datetime is still refused, even right after an equal aware one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 from sqlmodel import Session, col, select
 
-from app.db import insert_rows, make_engine
+from app.db import _REMEMBERED, insert_rows, make_engine
 from app.events.models import Timer
 
 PARIS = timezone(timedelta(hours=1))
@@ -47,6 +47,20 @@ def test_each_row_keeps_its_own_instant(database_url: str) -> None:
     assert [t.due_at for t in stored] == dues
     assert [t.created_at for t in stored] == created
     assert all(t.due_at.tzinfo is not None and t.due_at.utcoffset() == timedelta(0) for t in stored)
+    engine.dispose()
+
+
+def test_more_instants_than_it_keeps(database_url: str) -> None:
+    start = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    instants = [start + timedelta(seconds=n) for n in range(_REMEMBERED + 8)]
+    dues = [instants[(n * 7) % len(instants)] for n in range(3 * len(instants))]
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        insert_rows(session, Timer, [_timer(n, due, start) for n, due in enumerate(dues)])
+        session.commit()
+    with Session(engine) as session:
+        stored = session.exec(select(Timer).order_by(col(Timer.id))).all()
+    assert [t.due_at for t in stored] == dues
     engine.dispose()
 
 
