@@ -159,7 +159,7 @@ def _notify(
     timers.schedule_many(
         session,
         [
-            timers.row(clock, kind, row["id"], due_at, row["client_id"])
+            timers.row(now, kind, row["id"], due_at, row["client_id"])
             for row in rows
             # A deadline already past (aware_at more than 72 h ago) fires at once.
             for kind, due_at in [*((REMINDER, at) for at in reminders), (DEADLINE, deadline)]

@@ -77,21 +77,22 @@ def schedule(
     payload: dict[str, Any] | None = None,
     client_id: str | None = None,
 ) -> Timer:
-    timer = Timer(**row(clock, kind, subject, due_at, client_id, payload))
+    timer = Timer(**row(clock.now(), kind, subject, due_at, client_id, payload))
     session.add(timer)
     wake.work_written(session)
     return timer
 
 
 def row(
-    clock: Clock,
+    now: datetime,
     kind: str,
     subject: str,
     due_at: datetime,
     client_id: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A pending timer, as `schedule_many` takes it."""
+    """A pending timer, as `schedule_many` takes it, created `now` (one instant for a whole
+    fan-out: converted once for all its rows, app.db.UTCDateTime)."""
     return {
         "id": new_id("tmr"),
         "kind": kind,
@@ -100,7 +101,7 @@ def row(
         "due_at": due_at,
         "status": TimerStatus.pending.value,
         "payload": payload or {},
-        "created_at": clock.now(),
+        "created_at": now,
     }
 
 

@@ -185,7 +185,7 @@ def send_many(
     timers.schedule_many(
         session,
         [
-            timers.row(clock, ESCALATION, row["id"], now + escalate_after, row["client_id"])
+            timers.row(now, ESCALATION, row["id"], now + escalate_after, row["client_id"])
             for row, _ in reached
         ],
     )
