@@ -5,7 +5,6 @@ Results go to stdout (so scripts can capture them); messages go to stderr."""
 
 from __future__ import annotations
 
-import gc
 import json
 import secrets
 import signal
@@ -18,7 +17,7 @@ import typer
 from pydantic import SecretStr, ValidationError
 from sqlmodel import Session, SQLModel
 
-from app import crypto
+from app import crypto, heap
 from app import migrate as migrations
 from app.auditlog import chain
 from app.auth import service as auth_service
@@ -95,7 +94,7 @@ def serve(
     _say(f"dpa-service on http://{host}:{port} — Swagger UI at http://{host}:{port}/docs")
     app = create_app(settings)
     prepare_routes(app)
-    _freeze_heap()
+    heap.freeze()
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
 
 
@@ -114,19 +113,11 @@ def worker() -> None:
         signal.signal(signum, lambda *_: stop.set())
     context.worker = Worker(context)
     context.worker.start()
-    _freeze_heap()
+    heap.freeze()
     _say("dpa worker running; stop with Ctrl-C or SIGTERM")
     stop.wait()
     context.worker.stop()
     context.engine.dispose()
-
-
-def _freeze_heap() -> None:
-    """What the process built to start (modules, the ORM's and pydantic's schemas, the routes)
-    lives as long as it does: kept out of the garbage collector's full passes, which otherwise
-    walk it all, 80-100 ms each, in the middle of a breach's fan-out (gc.freeze)."""
-    gc.collect()
-    gc.freeze()
 
 
 @cli.command()
