@@ -58,12 +58,11 @@ def parse(url: str, allow_private: bool) -> SplitResult:
     return parts
 
 
-def connect_host(url: str, parts: SplitResult | None = None) -> str:
+def connect_host(url: str, parts: SplitResult) -> str:
     """The host exactly as the delivery client connects to it (aiohttp takes yarl's `raw_host`:
     lower-cased, IDNA/UTS-46 mapped): the one normalisation for the check and the connection.
     A non-ASCII host that does not come back as itself (segmented digits that map to 127.0.0.1) is
-    refused, as is a host that is not a valid DNS name. `parts`: the URL as `parse` split it,
-    when the caller has it."""
+    refused, as is a host that is not a valid DNS name. `parts`: the URL as `parse` split it."""
     try:
         parsed = yarl.URL(url)
         raw, shown = parsed.raw_host, parsed.host
@@ -71,7 +70,7 @@ def connect_host(url: str, parts: SplitResult | None = None) -> str:
         raise UnsafeURL(f"not a valid host name ({exc})") from exc
     if not raw:
         raise UnsafeURL("the URL has no host")
-    written = (parts or urlsplit(url)).hostname or ""
+    written = parts.hostname or ""
     if not written.isascii() and shown != written.lower():
         raise UnsafeURL(
             f"the host {written!r} is read as {raw!r} by the HTTP client; write the host as "
