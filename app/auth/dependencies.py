@@ -12,6 +12,7 @@ from app.auditlog.chain import Actor
 from app.auth.principal import Principal
 from app.auth.service import LAST_USED_PRECISION, touch_key
 from app.auth.throttle import address_of, authenticate_in_request
+from app.db import get_session
 from app.errors import Forbidden
 from app.routing import defer_write
 
@@ -27,10 +28,9 @@ async def get_principal(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     context = request.app.state.context
-    # The request's session as ServiceRoute opened it (what SessionDep gives), taken here
-    # rather than as a dependency: every /v1 request starts here, and each dependency is a node
-    # FastAPI solves on every request.
-    session = request.state.session
+    # The request's session, called for rather than declared as a dependency (SessionDep):
+    # every /v1 request starts here, and each dependency is a node FastAPI solves per request.
+    session = await get_session(request)
     # A /v1/clients/{client_id}/… path: its client is read in the key's own statement (the
     # tenant scope in the join), and visible_client takes it from there.
     client_id = request.path_params.get("client_id")
