@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Iterable
@@ -24,8 +25,8 @@ from sqlalchemy import (
     insert,
     inspect,
 )
-from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import StatementError
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -269,8 +270,9 @@ def affected(result: Result[Any]) -> int:
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """Many rows of a table in one executemany, in the session's transaction, without the unit
-    of work's cost per row. Column defaults apply; every row names the same columns.
+    """Many rows of a table in one executemany (on PostgreSQL, from COPY_AT rows, one COPY), in
+    the session's transaction, without the unit of work's cost per row. Column defaults apply;
+    every row names the same columns.
 
     The INSERT is compiled once per table, dialect and set of columns, and the rows go to the
     driver with the columns' own bind processors applied (`_Prepared`), where SQLAlchemy's
@@ -313,28 +315,67 @@ class _Prepared:
     # Per parameter, in the statement's order: its name and its type's bind processor.
     columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     constants: dict[str, Any]  # the values of the parameters the rows leave out
+    # PostgreSQL, an INSERT: the same rows as one COPY of these columns (see COPY_AT).
+    copy: str | None = None
 
-    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+    def values(self, rows: list[dict[str, Any]]) -> list[list[Any]]:
+        """Each row's values in the statement's order, converted as its columns convert."""
         if self.constants:
             rows = [{**self.constants, **row} for row in rows]
-        values = [
-            [row[name] if process is None else process(row[name]) for name, process in self.columns]
-            for row in rows
-        ]
+        try:
+            return [
+                [
+                    row[name] if process is None else process(row[name])
+                    for name, process in self.columns
+                ]
+                for row in rows
+            ]
+        except Exception as exc:  # as SQLAlchemy reports a value its type refuses
+            name = f"{type(exc).__module__}.{type(exc).__name__}"
+            raise StatementError(f"({name}) {exc}", self.statement, None, exc) from exc
+
+    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+        return self._driver(self.values(rows))
+
+    def _driver(self, values: list[list[Any]]) -> list[Any]:
         if self.positional:
             return [tuple(row) for row in values]
         names = [name for name, _ in self.columns]
         return [dict(zip(names, row, strict=True)) for row in values]
 
     def execute(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        try:
-            parameters = self.parameters(rows)
-        except Exception as exc:  # as SQLAlchemy reports a value its type refuses
-            name = f"{type(exc).__module__}.{type(exc).__name__}"
-            raise StatementError(f"({name}) {exc}", self.statement, None, exc) from exc
+        values = self.values(rows)
         session.flush()  # what session.execute's autoflush does: the rows' parents first
-        session.connection().exec_driver_sql(self.statement, parameters)
+        connection = session.connection()
+        if self.copy is not None and len(values) >= COPY_AT:
+            _copy(connection, self.copy, values)
+        else:
+            connection.exec_driver_sql(self.statement, self._driver(values))
         mark_written(session)
+
+
+# PostgreSQL: an INSERT of this many rows or more goes as one COPY rather than an executemany
+# (a statement per row, pipelined). Per row, in process (timers, one transaction per batch):
+# 64 rows 22-45 against 68-75 us of CPU, 500 rows 37 against 61-67 us; a 1,000-client breach
+# POST 0.78-0.97 -> 0.41-0.60 s. From about 8 rows on, COPY is no slower.
+COPY_AT = 16
+
+
+def _copy(connection: Connection, statement: str, values: list[list[Any]]) -> None:
+    """The rows through PostgreSQL's COPY, in the connection's transaction; the driver's
+    errors reported as SQLAlchemy reports an executemany's (IntegrityError, OperationalError...)."""
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect, ismulti=True
+        ) from exc
+    finally:
+        cursor.close()
 
 
 def _prepare(
@@ -364,7 +405,12 @@ def _bulk_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Prep
         constants[column.key] = default.arg
     compiled = insert(table).compile(dialect=dialect, column_keys=[*keys, *constants])
     assert isinstance(compiled, SQLCompiler)
-    return _prepare(compiled, dialect, keys, constants)
+    prepared = _prepare(compiled, dialect, keys, constants)
+    if prepared is None or dialect.name != "postgresql":
+        return prepared
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(table.c[name].name) for name, _ in prepared.columns)
+    return dataclasses.replace(prepared, copy=f"COPY {quote(table.name)} ({names}) FROM STDIN")
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,6 +1,8 @@
 """insert_rows and execute_many send rows to the driver themselves (the statement compiled once,
 each column's own bind processor applied): what they store must be what SQLAlchemy stores,
-defaults and fixed values included, and the request that used them must know it wrote."""
+defaults and fixed values included, and the request that used them must know it wrote. On
+PostgreSQL, from COPY_AT rows, insert_rows sends them as one COPY: the same values must arrive,
+text COPY's special characters included, and its errors read as SQLAlchemy's."""
 
 from __future__ import annotations
 
@@ -8,11 +10,26 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, select, update
+import pytest
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
-from app.db import UTCDateTime, execute_many, insert_rows, make_engine, written
+from app.db import COPY_AT, UTCDateTime, execute_many, insert_rows, make_engine, written
 from app.events.models import Timer
 
 PARIS = timezone(timedelta(hours=1))
@@ -142,4 +159,97 @@ def test_execute_many_leaves_values_computed_per_row_to_sqlalchemy(database_url:
     with engine.connect() as connection:
         found = connection.execute(select(probe.c.count, probe.c.changed).order_by(probe.c.id))
         assert [tuple(row) for row in found] == [(5, "computed"), (0, None), (6, "computed")]
+    engine.dispose()
+
+
+def _typed_probe(engine: Any) -> Table:
+    probe = Table(
+        "copy_probe",
+        MetaData(),
+        Column("id", String(20), primary_key=True),
+        Column("text", Text, nullable=True),
+        Column("flag", Boolean, nullable=True),
+        Column("count", Integer, nullable=True),
+        Column("at", UTCDateTime, nullable=True),
+        Column("data", JSON, nullable=True),
+    )
+    probe.create(engine)
+    return probe
+
+
+# What text COPY escapes or could misread: tab (its column separator), newline, carriage return,
+# backslash (its escape), \N (its NULL), a lone period line (its old end marker), quotes.
+AWKWARD = [
+    "a\tb",
+    "line\nnext\r",
+    "back\\slash",
+    "\\N",
+    "\\.",
+    "'quoted' \"both\"",
+    "",
+    "é « ü » 😀",
+]
+
+
+def test_many_rows_arrive_as_sqlalchemy_inserts_them(database_url: str) -> None:
+    engine = make_engine(database_url)
+    probe = _typed_probe(engine)
+    model: Any = SimpleNamespace(__table__=probe)
+    at = datetime(2026, 11, 28, 3, 30, 15, 123456, tzinfo=PARIS)
+    values = [
+        {
+            "text": AWKWARD[n % len(AWKWARD)] if n % 5 else None,
+            "flag": [True, False, None][n % 3],
+            "count": n - 3 if n % 4 else None,
+            "at": at + timedelta(microseconds=n) if n % 6 else None,
+            "data": {"text": AWKWARD[n % len(AWKWARD)], "n": [n, 2.5, None, True]}
+            if n % 7
+            else None,
+        }
+        for n in range(2 * COPY_AT)
+    ]
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with Session(engine) as session:
+        insert_rows(session, model, [{"id": f"bulk{n:03d}", **v} for n, v in enumerate(values)])
+        assert written(session)
+        session.execute(probe.insert(), [{"id": f"orm{n:03d}", **v} for n, v in enumerate(values)])
+        session.commit()
+    # SQLAlchemy's own INSERT ran; insert_rows' rows went as COPY on PostgreSQL (no statement
+    # SQLAlchemy sees), as an executemany elsewhere.
+    postgres = engine.dialect.name == "postgresql"
+    assert len([s for s in statements if s.startswith("INSERT INTO copy_probe")]) == (
+        1 if postgres else 2
+    )
+    with engine.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(select(probe).order_by(probe.c.id))]
+    bulk = [row[1:] for row in rows if row[0].startswith("bulk")]
+    orm = [row[1:] for row in rows if row[0].startswith("orm")]
+    assert len(bulk) == len(values) and bulk == orm
+    assert bulk[1] == (
+        AWKWARD[1],
+        False,
+        -2,
+        (at + timedelta(microseconds=1)).astimezone(UTC),
+        values[1]["data"],
+    )
+    engine.dispose()
+
+
+def test_many_rows_that_break_a_constraint_fail_as_sqlalchemy_reports_it(database_url: str) -> None:
+    """A duplicate key among many rows: IntegrityError (as an executemany's), nothing stored,
+    the session still usable once rolled back."""
+    engine = make_engine(database_url)
+    probe = _typed_probe(engine)
+    model: Any = SimpleNamespace(__table__=probe)
+    rows = [{"id": f"r{n:03d}", "count": n} for n in range(COPY_AT)] + [{"id": "r000", "count": -1}]
+    with Session(engine) as session:
+        with pytest.raises(IntegrityError):
+            insert_rows(session, model, rows)
+        session.rollback()
+        insert_rows(session, model, rows[1:])
+        session.commit()
+    with engine.connect() as connection:
+        counts = connection.execute(select(probe.c.count).order_by(probe.c.id)).scalars().all()
+    assert counts == [-1, *range(1, COPY_AT)]
     engine.dispose()
