@@ -2,8 +2,8 @@
 over (`ClaimedDelivery`), what comes back (`AttemptResult`), and the request itself, signed,
 through the SSRF guard, every failure turned into words for the attempt log.
 
-Kept apart from the outbox and the pump so that it can run in a process of its own
-(`app.events.sender`) that imports nothing of the database."""
+Kept apart from the outbox and the pump, with nothing of the database in it, so that sending
+could move to a process of its own (measured on a branch, not on main: issue 18's notes)."""
 
 from __future__ import annotations
 
