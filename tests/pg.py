@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -29,10 +30,32 @@ def _binary(name: str) -> str:
     raise PostgresUnavailable(f"`{name}` is not on PATH nor under /usr/lib/postgresql/*/bin")
 
 
+# Ports for servers this run starts (PostgreSQL, `dpa serve`, SMTP): below the kernel's
+# ephemeral range (32768 and up on Linux), so no outgoing connection of any process is handed
+# one between our check and the server's bind, and a block of its own for each parallel test
+# worker (pytest-xdist's PYTEST_XDIST_WORKER, gw0, gw1...), so two workers never pick the same.
+PORT_BASE, PORT_BLOCK, PORT_BLOCKS = 20_000, 1_000, 12
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 that nothing is bound to now and this process has not handed out."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    block = (int(worker[2:]) + 1 if worker[2:].isdigit() else 0) % PORT_BLOCKS
+    first = PORT_BASE + block * PORT_BLOCK
+    start = random.randrange(PORT_BLOCK)  # another run on the machine starts elsewhere
+    for step in range(PORT_BLOCK):
+        port = first + (start + step) % PORT_BLOCK
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {first}-{first + PORT_BLOCK - 1}")
 
 
 class Cluster:
