@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import re
 
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from app.cli import DEFAULT_OPENAPI, render_openapi
 from app.errors import PROBLEM_MEDIA_TYPE
+from app.events import types
+from app.main import create_app
 
 PARAM = re.compile(r"{\w+}")
 # Read with a token in the path, not an API key (calendar apps send no Authorization header).
@@ -20,6 +24,18 @@ def test_the_committed_file_is_what_the_app_serves(api: TestClient) -> None:
     served = api.get("/openapi.json").json()
     assert committed == served, "openapi/openapi.json drifted: run `make openapi` and commit it"
     assert DEFAULT_OPENAPI.read_text(encoding="utf-8") == render_openapi()
+
+
+def test_every_app_made_in_a_process_documents_each_event_type_once(api: TestClient) -> None:
+    """The webhooks' routes are built once per process and shared: a later app gets them all,
+    each once, and serves the same document as the first."""
+    first = api.app
+    assert isinstance(first, FastAPI)
+    later = create_app(first.state.context.settings, bootstrap=False)
+    for made in (first, later):
+        names = [route.path for route in made.webhooks.routes if isinstance(route, APIRoute)]
+        assert sorted(names) == sorted(types.EVENT_TYPES)
+    assert later.openapi() == api.get("/openapi.json").json()
 
 
 def test_every_operation_has_a_summary_a_tag_and_its_errors(api: TestClient) -> None:
