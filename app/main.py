@@ -3,6 +3,7 @@ starts the worker."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -10,11 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlmodel import Session
+from starlette.routing import BaseRoute
 
 from app import crypto, ops
 from app.auditlog import chain
@@ -110,6 +112,50 @@ def operation_id(route: APIRoute) -> str:
     return f"{tag.replace(' ', '-')}-{route.name.replace('_', '-')}"
 
 
+# Every router of the service, in the order requests are matched.
+ROUTERS = (
+    ops.router,
+    clients_router,
+    auth_router,
+    breaches_router,
+    breach_reports_router,
+    disclosures_router,
+    audits_router,
+    calendar_router,
+    instructions_router,
+    exceptions_router,
+    dsrs_router,
+    subprocessors_router,
+    subprocessor_changes_router,
+    client_subprocessors_router,
+    endpoints_router,
+    events_router,
+    auditlog_router,
+    processor_router,
+    record_router,
+    compliance_router,
+    calendarfeeds_router,
+    calendar_feed_reads,
+    notice_pages,
+)
+
+
+@functools.cache
+def _service_routes() -> tuple[BaseRoute, ...]:
+    """`ROUTERS`, included once per process, for every app made in it to share.
+
+    FastAPI (0.165) includes a router lazily: an app's first request to one of its routes
+    builds every route of that router again for that app (dependencies, models, response
+    fields), ~35 ms for the clients router. A process that serves pays it once either way; the
+    test suite makes an app for each test (~800), and that was a quarter of its CPU. The routes
+    hold nothing of an app (handlers reach its state through the request). Included without an
+    app, they do not see an app's `dependency_overrides`, which the service does not use."""
+    holder = APIRouter(generate_unique_id_function=operation_id)
+    for router in ROUTERS:
+        holder.include_router(router)
+    return tuple(holder.routes)
+
+
 def create_app(
     settings: Settings | None = None,
     clock: Clock | None = None,
@@ -173,29 +219,7 @@ def create_app(
     # context (id, metrics, security headers) wraps every answer, a 413 included.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=context.metrics)
-    app.include_router(ops.router)
-    app.include_router(clients_router)
-    app.include_router(auth_router)
-    app.include_router(breaches_router)
-    app.include_router(breach_reports_router)
-    app.include_router(disclosures_router)
-    app.include_router(audits_router)
-    app.include_router(calendar_router)
-    app.include_router(instructions_router)
-    app.include_router(exceptions_router)
-    app.include_router(dsrs_router)
-    app.include_router(subprocessors_router)
-    app.include_router(subprocessor_changes_router)
-    app.include_router(client_subprocessors_router)
-    app.include_router(endpoints_router)
-    app.include_router(events_router)
-    app.include_router(auditlog_router)
-    app.include_router(processor_router)
-    app.include_router(record_router)
-    app.include_router(compliance_router)
-    app.include_router(calendarfeeds_router)
-    app.include_router(calendar_feed_reads)
-    app.include_router(notice_pages)
+    app.router.routes.extend(_service_routes())
     publish_webhooks(app, operation_id)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -206,7 +230,8 @@ def prepare_routes(app: FastAPI) -> None:
     included router), which it otherwise does at the first request a router sees: ~140 ms for
     the whole API, paid by whoever calls first after a start (a breach notice, say). Matching
     a path no route has walks every router once. `dpa serve` calls it before freezing its
-    start-up heap, so that state is frozen with the rest; tests' apps skip it."""
+    start-up heap, so that state is frozen with the rest; tests' apps skip it (they share the
+    routes, `_service_routes`: each test process builds them once, as its requests need them)."""
     scope = {"type": "http", "method": "GET", "path": "/\x00", "root_path": "", "headers": []}
     for route in app.router.routes:
         route.matches(dict(scope))

@@ -10,13 +10,21 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
-from app.main import create_app, prepare_routes
+from app.main import _service_routes, create_app, prepare_routes
 from tests.conftest import make_settings
 
 
 def _models_built_by_first_requests(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prepared: bool
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prepared: bool,
+    new_process: bool = True,
 ) -> list[Any]:
+    if new_process:
+        # The routes as a new process has them: apps made in one process share them
+        # (app.main._service_routes), and earlier tests' requests may have built them.
+        _service_routes.cache_clear()
     app = create_app(make_settings(sqlite_url, tmp_path / "var"), bootstrap=False)
     if prepared:
         prepare_routes(app)
@@ -46,3 +54,17 @@ def test_unprepared_routes_build_their_models_at_the_first_request(
 ) -> None:
     """What prepare_routes saves (and the proof the test above can see it)."""
     assert _models_built_by_first_requests(sqlite_url, tmp_path, monkeypatch, prepared=False)
+
+
+def test_a_later_app_in_the_process_builds_nothing_at_its_first_requests(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apps made in one process share the service's routes: what the first app's requests
+    built, a later app (the next test's) does not build again."""
+    first = _models_built_by_first_requests(sqlite_url, tmp_path, monkeypatch, prepared=False)
+    assert first
+    monkeypatch.undo()
+    later = _models_built_by_first_requests(
+        sqlite_url, tmp_path / "later", monkeypatch, prepared=False, new_process=False
+    )
+    assert later == []
