@@ -21,7 +21,7 @@ run: install
 	$(BIN)/dpa serve --host $(HOST) --port $(PORT)
 
 # Tests run in TEST_WORKERS processes (pytest-xdist), each with its own PostgreSQL cluster and
-# ports: on a 2-core machine the whole suite in ~7 min instead of ~11 (much of it waits on
+# ports: on a 2-core machine the whole suite in ~4.5 min instead of ~8.5 (much of it waits on
 # subprocesses). `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 2
 
