@@ -283,6 +283,12 @@ def _answer(
     contact_email: str | None = None,
 ) -> None:
     now = clock.now()
+    # As it is now, and locked until this answer commits (PostgreSQL): the worker may have
+    # recorded the notice's 2xx since the request read it (its window started then, and
+    # acknowledging would find the notice notified already), and a second answer at the same
+    # moment waits for this one and sees it.
+    session.flush()
+    session.refresh(recipient, with_for_update=True)
     if recipient.response is not None:
         raise Conflict(f"Already {recipient.response} at {recipient.responded_at}.")
     if recipient.notified_at is None:

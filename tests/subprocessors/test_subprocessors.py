@@ -8,8 +8,14 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from app.auth.principal import Principal
+from app.auth.schemas import Role
 from app.clock import MovableClock
+from app.notices import service as notices_service
+from app.subprocessors import changes
+from app.subprocessors.models import ChangeNotice
 from tests.conftest import Tenant, make_tenant, settle
 from tests.helpers import register
 from tests.receiver import Receiver
@@ -393,3 +399,42 @@ def test_a_client_pages_through_its_own_sub_processors_only(
             break
     assert [len(ids) for ids in seen] == [2, 1]
     assert sorted(sub_id for ids in seen for sub_id in ids) == sorted(mine)
+
+
+def test_an_answer_after_the_worker_recorded_the_notice_keeps_the_deliverys_window(
+    app: FastAPI,
+    api: TestClient,
+    staff: dict,
+    tenant_a: Tenant,
+    receiver: Receiver,
+    clock: MovableClock,
+) -> None:
+    """The worker records the change notice's 2xx between the moment an approval request read
+    the recipient and the moment it answers: the answer sees the notice as notified then (its
+    window from the delivery, not from the answer) instead of failing on what it read first."""
+    register(api, tenant_a.headers, receiver, "/alpha")
+    sub = new_sub(api, staff, [tenant_a.id])
+    created = change(api, staff, [sub["id"]], "2026-04-17")
+    assert created.status_code == 201, created.text
+    change_id = created.json()["id"]
+    engine = app.state.context.engine
+    delivered_at = clock.now()
+    with Session(engine) as request_session:
+        notice = request_session.get(ChangeNotice, change_id)
+        assert notice is not None
+        (recipient,) = changes._recipients(request_session, notice.id)
+        assert recipient.notified_at is None
+        # Meanwhile the worker records the 2xx, in its own transaction.
+        with Session(engine) as worker_session:
+            (sent,) = notices_service.of_subject(worker_session, recipient.id)
+            notices_service.on_delivered(worker_session, clock, [(sent.event_id, delivered_at)])
+            worker_session.commit()
+        clock.advance(timedelta(hours=2))
+        principal = Principal(key_id=tenant_a.key_id, role=Role.client, client_id=tenant_a.id)
+        changes.respond(request_session, clock, principal, notice, "approved", None, None)
+        request_session.commit()
+    answered = api.get(f"/v1/subprocessor-changes/{change_id}", headers=staff).json()
+    (shown,) = answered["recipients"]
+    assert shown["response"] == "approved"
+    assert shown["notified_at"] == delivered_at.isoformat().replace("+00:00", "Z")
+    assert shown["objection_deadline"] == "2026-04-01T21:59:59Z"  # 30 days from the 2xx
