@@ -296,6 +296,11 @@ def _answer(
         notices.acknowledge(
             session, clock, subject=recipient.id, client_id=recipient.client_id, by=by
         )
+        # Read once more now that this answer has written (on SQLite no other writer commits
+        # before it does): the window the acknowledgement started, or the one the worker's 2xx
+        # started if it committed between the read above and the acknowledgement.
+        session.flush()
+        session.refresh(recipient)
     assert recipient.objection_deadline is not None
     if response == "objected" and not within_deadline(now, recipient.objection_deadline):
         raise RuleViolation(

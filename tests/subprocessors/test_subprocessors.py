@@ -438,3 +438,41 @@ def test_an_answer_after_the_worker_recorded_the_notice_keeps_the_deliverys_wind
     assert shown["response"] == "approved"
     assert shown["notified_at"] == delivered_at.isoformat().replace("+00:00", "Z")
     assert shown["objection_deadline"] == "2026-04-01T21:59:59Z"  # 30 days from the 2xx
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_2xx_recorded_while_an_answer_acknowledges_still_starts_the_window(
+    app: FastAPI,
+    api: TestClient,
+    staff: dict,
+    tenant_a: Tenant,
+    receiver: Receiver,
+    clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite: the worker's 2xx commits after the answer read the recipient (not notified)
+    and before the answer's first write. (On PostgreSQL the answer holds the recipient's row
+    lock from that read: the worker waits for it.)"""
+    register(api, tenant_a.headers, receiver, "/alpha")
+    sub = new_sub(api, staff, [tenant_a.id])
+    created = change(api, staff, [sub["id"]], "2026-04-17")
+    assert created.status_code == 201, created.text
+    change_id = created.json()["id"]
+    engine = app.state.context.engine
+    delivered_at = clock.now()
+    acknowledge = notices_service.acknowledge
+
+    def worker_first(session: Session, clock: MovableClock, **found: str) -> list:
+        with Session(engine) as worker_session:
+            (sent,) = notices_service.of_subject(worker_session, found["subject"])
+            notices_service.on_delivered(worker_session, clock, [(sent.event_id, delivered_at)])
+            worker_session.commit()
+        return acknowledge(session, clock, **found)
+
+    monkeypatch.setattr(changes.notices, "acknowledge", worker_first)
+    clock.advance(timedelta(hours=2))
+    approval = api.post(f"/v1/subprocessor-changes/{change_id}/approvals", headers=tenant_a.headers)
+    assert approval.status_code == 200, approval.text
+    (shown,) = approval.json()["recipients"]
+    assert shown["notified_at"] == delivered_at.isoformat().replace("+00:00", "Z")
+    assert shown["objection_deadline"] == "2026-04-01T21:59:59Z"
