@@ -3,6 +3,7 @@ reasons and closing. Recording and notifying are in notifying.py, reading in vie
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from app.auth.principal import Principal, acting_for
@@ -21,6 +22,7 @@ from app.breaches.notifying import (
 from app.breaches.schemas import BreachStatus, BreachUpdateCreate
 from app.breaches.views import late_against_event, notices_of
 from app.clock import Clock
+from app.db import affected, table_of
 from app.errors import Conflict, Forbidden, NotFound, RuleViolation
 from app.events import service as events
 from app.events import timers
@@ -66,11 +68,22 @@ def acknowledge_part(
     contact_email: str | None = None,
 ) -> None:
     """The client has the notice (through its key, or a contact's e-mailed link)."""
-    if notice.acknowledged_at is not None:
-        raise Conflict(f"Already acknowledged at {notice.acknowledged_at.isoformat()}.")
     now = clock.now()
-    notice.acknowledged_at, notice.acknowledged_by = now, by
-    session.add(notice)
+    # Written only if no acknowledgement is there yet, as the database has it now: of two at
+    # the same moment (each read the notice unacknowledged), the second finds the first's,
+    # after waiting for its commit on PostgreSQL, behind SQLite's one writer, and gets the 409
+    # instead of telling staff a second time.
+    session.flush()
+    table = table_of(BreachNotice)
+    written = session.execute(
+        update(table)
+        .where(table.c.id == notice.id, table.c.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by=by)
+    )
+    session.refresh(notice)
+    if not affected(written):
+        assert notice.acknowledged_at is not None
+        raise Conflict(f"Already acknowledged at {notice.acknowledged_at.isoformat()}.")
     timers.cancel(session, clock, subject=notice.id, kinds=[REMINDER])
     # An acknowledgement proves receipt: a notice no channel had got through yet is notified
     # now, and its deadline and escalation stop (SPEC §8.4).

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
+from app.auth.principal import Principal
+from app.auth.schemas import Role
+from app.breaches import service
+from app.breaches.models import Breach, BreachNotice
 from app.clock import MovableClock
+from app.errors import Conflict
 from tests.conftest import Mailbox, Tenant, make_tenant, settle
 from tests.helpers import ART33, breach_body, create, register, types_at
 from tests.receiver import Answer, Receiver
@@ -352,3 +359,28 @@ def test_acknowledging_for_a_client(
     acknowledged = {n["client_id"]: n["acknowledged_at"] for n in for_b.json()["notices"]}
     assert acknowledged[tenant_a.id] is None
     assert acknowledged[tenant_b.id] is not None
+
+
+def test_two_acknowledgements_at_once_tell_staff_once(
+    app: FastAPI, api: TestClient, staff: dict, tenant_a: Tenant, clock: MovableClock
+) -> None:
+    """A second acknowledgement that read the notice before the first committed gets the 409
+    when it writes, and staff get one `breach.acknowledged`."""
+    breach = create(api, staff, breach_body([tenant_a.id], clock.now()))
+    engine = app.state.context.engine
+    principal = Principal(key_id=tenant_a.key_id, role=Role.client, client_id=tenant_a.id)
+    with Session(engine) as second:
+        read = second.get(Breach, breach["id"])
+        assert read is not None
+        notice = second.exec(select(BreachNotice).where(BreachNotice.breach_id == read.id)).one()
+        assert notice.acknowledged_at is None
+        with Session(engine) as first:
+            found = first.get(Breach, breach["id"])
+            assert found is not None
+            service.acknowledge(first, clock, principal, found, None)
+            first.commit()
+        with pytest.raises(Conflict):
+            service.acknowledge_part(second, clock, read, notice, by=tenant_a.key_id)
+        second.rollback()
+    events = api.get("/v1/events", params={"type": "breach.acknowledged"}, headers=staff).json()
+    assert len(events["items"]) == 1
