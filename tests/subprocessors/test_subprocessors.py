@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app.auth.principal import Principal
 from app.auth.schemas import Role
 from app.clock import MovableClock
+from app.errors import Conflict
 from app.notices import service as notices_service
 from app.subprocessors import changes
 from app.subprocessors.models import ChangeNotice
@@ -401,6 +402,25 @@ def test_a_client_pages_through_its_own_sub_processors_only(
     assert sorted(sub_id for ids in seen for sub_id in ids) == sorted(mine)
 
 
+def pending_change(api: TestClient, staff: dict, tenant: Tenant, receiver: Receiver) -> str:
+    """A change notice to one client with an endpoint, written and not yet delivered (no
+    worker runs): its id."""
+    register(api, tenant.headers, receiver, "/alpha")
+    sub = new_sub(api, staff, [tenant.id])
+    created = change(api, staff, [sub["id"]], "2026-04-17")
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def worker_records_2xx(app: FastAPI, clock: MovableClock, recipient_id: str, at: object) -> None:
+    """What the worker does when an endpoint answers 2xx to the recipient's notice: the
+    delivery hook, in a transaction of its own, committed."""
+    with Session(app.state.context.engine) as worker_session:
+        (sent,) = notices_service.of_subject(worker_session, recipient_id)
+        notices_service.on_delivered(worker_session, clock, [(sent.event_id, at)])
+        worker_session.commit()
+
+
 def test_an_answer_after_the_worker_recorded_the_notice_keeps_the_deliverys_window(
     app: FastAPI,
     api: TestClient,
@@ -412,23 +432,14 @@ def test_an_answer_after_the_worker_recorded_the_notice_keeps_the_deliverys_wind
     """The worker records the change notice's 2xx between the moment an approval request read
     the recipient and the moment it answers: the answer sees the notice as notified then (its
     window from the delivery, not from the answer) instead of failing on what it read first."""
-    register(api, tenant_a.headers, receiver, "/alpha")
-    sub = new_sub(api, staff, [tenant_a.id])
-    created = change(api, staff, [sub["id"]], "2026-04-17")
-    assert created.status_code == 201, created.text
-    change_id = created.json()["id"]
-    engine = app.state.context.engine
+    change_id = pending_change(api, staff, tenant_a, receiver)
     delivered_at = clock.now()
-    with Session(engine) as request_session:
+    with Session(app.state.context.engine) as request_session:
         notice = request_session.get(ChangeNotice, change_id)
         assert notice is not None
         (recipient,) = changes._recipients(request_session, notice.id)
         assert recipient.notified_at is None
-        # Meanwhile the worker records the 2xx, in its own transaction.
-        with Session(engine) as worker_session:
-            (sent,) = notices_service.of_subject(worker_session, recipient.id)
-            notices_service.on_delivered(worker_session, clock, [(sent.event_id, delivered_at)])
-            worker_session.commit()
+        worker_records_2xx(app, clock, recipient.id, delivered_at)  # meanwhile
         clock.advance(timedelta(hours=2))
         principal = Principal(key_id=tenant_a.key_id, role=Role.client, client_id=tenant_a.id)
         changes.respond(request_session, clock, principal, notice, "approved", None, None)
@@ -453,20 +464,12 @@ def test_a_2xx_recorded_while_an_answer_acknowledges_still_starts_the_window(
     """SQLite: the worker's 2xx commits after the answer read the recipient (not notified)
     and before the answer's first write. (On PostgreSQL the answer holds the recipient's row
     lock from that read: the worker waits for it.)"""
-    register(api, tenant_a.headers, receiver, "/alpha")
-    sub = new_sub(api, staff, [tenant_a.id])
-    created = change(api, staff, [sub["id"]], "2026-04-17")
-    assert created.status_code == 201, created.text
-    change_id = created.json()["id"]
-    engine = app.state.context.engine
+    change_id = pending_change(api, staff, tenant_a, receiver)
     delivered_at = clock.now()
     acknowledge = notices_service.acknowledge
 
     def worker_first(session: Session, clock: MovableClock, **found: str) -> list:
-        with Session(engine) as worker_session:
-            (sent,) = notices_service.of_subject(worker_session, found["subject"])
-            notices_service.on_delivered(worker_session, clock, [(sent.event_id, delivered_at)])
-            worker_session.commit()
+        worker_records_2xx(app, clock, found["subject"], delivered_at)
         return acknowledge(session, clock, **found)
 
     monkeypatch.setattr(changes.notices, "acknowledge", worker_first)
@@ -476,3 +479,33 @@ def test_a_2xx_recorded_while_an_answer_acknowledges_still_starts_the_window(
     (shown,) = approval.json()["recipients"]
     assert shown["notified_at"] == delivered_at.isoformat().replace("+00:00", "Z")
     assert shown["objection_deadline"] == "2026-04-01T21:59:59Z"
+
+
+def test_a_second_answer_that_read_before_the_first_committed_gets_the_409(
+    app: FastAPI,
+    api: TestClient,
+    staff: dict,
+    tenant_a: Tenant,
+    receiver: Receiver,
+    clock: MovableClock,
+) -> None:
+    """Staff record an approval for the client while the client's own objection is on its way:
+    the one that read the recipient first but answers second finds the first answer."""
+    change_id = pending_change(api, staff, tenant_a, receiver)
+    with Session(app.state.context.engine) as second:
+        notice = second.get(ChangeNotice, change_id)
+        assert notice is not None
+        (recipient,) = changes._recipients(second, notice.id)
+        assert recipient.response is None
+        first = api.post(
+            f"/v1/subprocessor-changes/{change_id}/objections",
+            json={"reason": "Data in marketing"},
+            headers=tenant_a.headers,
+        )
+        assert first.status_code == 200, first.text
+        staff_key = Principal(key_id="staff", role=Role.staff, client_id=None)
+        with pytest.raises(Conflict):
+            changes.respond(second, clock, staff_key, notice, "approved", tenant_a.id, None)
+        second.rollback()
+    answered = api.get(f"/v1/subprocessor-changes/{change_id}", headers=staff).json()
+    assert [r["response"] for r in answered["recipients"]] == ["objected"]
