@@ -102,14 +102,18 @@ def fill(url: str, future_rows: int) -> None:
 
 
 def time_claims(url: str) -> list[float]:
-    """Each claim: find due candidates, lease them, then give them back for the next round."""
+    """Each claim as the pump's pass makes it (one transaction): find due candidates, lease
+    them, commit; then give them back for the next round."""
     engine = make_engine(url)
     clock = SystemClock()
     timings = []
     for _ in range(CLAIMS):
         started = time.perf_counter()
-        found = outbox.candidates(engine, clock, 64, set())
-        claimed = outbox.claim(engine, clock, "bench", timedelta(seconds=30), [f[0] for f in found])
+        with Session(engine) as session:
+            found = outbox.candidates(session, clock, 64, set())
+            lease = timedelta(seconds=30)
+            claimed = outbox.claim(session, clock, "bench", lease, [f[0] for f in found])
+            session.commit()
         timings.append((time.perf_counter() - started) * 1000)
         outbox.release(engine, "bench", [c.delivery_id for c in claimed])
     engine.dispose()

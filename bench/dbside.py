@@ -67,9 +67,12 @@ def main() -> None:
             done = batches = 0
             while done < expected:
                 mark = time.perf_counter()
-                timers.claim_due(engine, clock, OWNER, LEASE, TIMER_BATCH)
-                chosen = [d for d, _ in outbox.candidates(engine, clock, args.batch * 4, set())]
-                claimed = outbox.claim(engine, clock, OWNER, LEASE, chosen[: args.batch])
+                with Session(engine) as session:  # as the pump's pass, one transaction
+                    timers.claim_due(session, clock, OWNER, LEASE, TIMER_BATCH)
+                    found = outbox.candidates(session, clock, args.batch * 4, set())
+                    chosen = [d for d, _ in found]
+                    claimed = outbox.claim(session, clock, OWNER, LEASE, chosen[: args.batch])
+                    session.commit()
                 claiming += time.perf_counter() - mark
                 if not claimed:
                     raise RuntimeError(f"nothing left to claim after {done} of {expected}")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.clock import Clock
-from app.events import contract, timers
+from app.events import contract, outbox, timers
 from app.events import service as events
 from app.events.models import Timer
+from app.events.sending import ClaimedDelivery
 from app.settings import Settings
 from tests.receiver import Receiver
 
@@ -76,6 +78,21 @@ ART33 = {
     "measures_taken": "Credentials rotated.",
     "measures_proposed": "Warn customers.",
 }
+
+
+def claim(
+    engine: Engine, clock: Clock, owner: str, lease: timedelta, delivery_ids: list[str]
+) -> list[ClaimedDelivery]:
+    """A worker's claim of these deliveries, in a transaction of its own, committed."""
+    with Session(engine) as session:
+        claimed = outbox.claim(session, clock, owner, lease, delivery_ids)
+        session.commit()
+    return claimed
+
+
+def candidates(engine: Engine, clock: Clock, limit: int) -> list[tuple[str, str]]:
+    with Session(engine) as session:
+        return outbox.candidates(session, clock, limit, set())
 
 
 def breach_body(client_ids: list[str], aware_at: datetime, **extra) -> dict:

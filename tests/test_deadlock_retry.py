@@ -25,6 +25,7 @@ from app.events import outbox
 from app.events.models import Delivery, Event
 from app.notices.models import Notice
 from tests.conftest import Tenant
+from tests.helpers import claim
 
 
 def wait_for_a_lock_wait(engine: Engine, state: Callable[[], str] = str) -> None:
@@ -83,9 +84,7 @@ def _answered_delivery(
         delivery_id = connection.execute(
             select(Delivery.id).where(Delivery.endpoint_id == endpoint["id"])
         ).scalar_one()
-    (claimed,) = outbox.claim(
-        context.engine, context.clock, worker, timedelta(seconds=30), [delivery_id]
-    )
+    (claimed,) = claim(context.engine, context.clock, worker, timedelta(seconds=30), [delivery_id])
     result = outbox.AttemptResult(claimed, context.clock.now(), 12, status_code=status)
     return endpoint["id"], delivery_id, result
 

@@ -1,5 +1,6 @@
 """The pump's database side: claim due deliveries with a lease, record attempts and their
-consequences. Plain functions on an engine; the pump calls them from worker threads."""
+consequences. Plain functions the pump calls from worker threads: claiming in the session of
+the pump's pass (one transaction with the timers' claim), recording on an engine."""
 
 from __future__ import annotations
 
@@ -30,7 +31,14 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import ATTEMPTS, UTCDateTime, execute_many, insert_rows, retryable, table_of
+from app.db import (
+    ATTEMPTS,
+    UTCDateTime,
+    execute_many,
+    insert_rows,
+    retryable,
+    table_of,
+)
 from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.events.sending import AttemptResult, ClaimedDelivery
@@ -76,15 +84,14 @@ def signing_secrets(
 
 
 def candidates(
-    engine: Engine, clock: Clock, limit: int, saturated: set[str]
+    session: Session, clock: Clock, limit: int, saturated: set[str]
 ) -> list[tuple[str, str]]:
     """Due, unleased deliveries (id, endpoint), oldest due first, skipping busy endpoints."""
     params: dict[str, Any] = {"now": clock.now(), "wall_now": WALL_CLOCK.now(), "limit": limit}
     if saturated:
         params["saturated"] = list(saturated)
-    with Session(engine) as session:
-        rows = session.execute(_candidates_statement(bool(saturated)), params)
-        return [(row[0], row[1]) for row in rows]
+    rows = session.execute(_candidates_statement(bool(saturated)), params)
+    return [(row[0], row[1]) for row in rows]
 
 
 # The pump's statements run many times a second: each is built once, with bind parameters
@@ -122,11 +129,12 @@ def _candidates_statement(skip_endpoints: bool) -> Select[*tuple[Any, ...]]:
 
 
 def claim(
-    engine: Engine, clock: Clock, owner: str, lease: timedelta, delivery_ids: list[str]
+    session: Session, clock: Clock, owner: str, lease: timedelta, delivery_ids: list[str]
 ) -> list[ClaimedDelivery]:
     """Lease these deliveries if they are still claimable (FOR UPDATE SKIP LOCKED on
     PostgreSQL, and the lease conditions again in the UPDATE, so two workers never both claim
-    a row; SQLite has one writer).
+    a row; SQLite has one writer), in the session's transaction: the caller commits, and
+    sends nothing before it has.
 
     A claimable row that still names an owner was claimed by a worker that stopped before it
     recorded an answer (a kill, a crash): its lease ran out. The request may have reached the
@@ -136,45 +144,42 @@ def claim(
     now, wall_now = clock.now(), WALL_CLOCK.now()
     read, lease_them = _claim_statements()
     when = {"now": now, "wall_now": wall_now}
-    with Session(engine) as session:
-        found = session.execute(read, {**when, "ids": delivery_ids}).all()
-        if not found:
-            session.rollback()
-            return []
-        leased = session.execute(
-            lease_them,
-            {**when, "ids": [row.id for row in found], "owner": owner, "until": wall_now + lease},
-        )
-        claimed_ids = set(leased.scalars().all())
-        claimed = []
-        interrupted = []
-        # An event's body is the same for each endpoint it goes to: built once per claim.
-        bodies: dict[str, str] = {}
-        for row in found:
-            if row.id not in claimed_ids:
-                continue
-            if row.lease_owner is not None:
-                interrupted.append(_interrupted_attempt(row, now, wall_now, lease))
-            payload = bodies.get(row.event_id)
-            if payload is None:
-                payload = bodies[row.event_id] = signing.body(row.type, row.created_at, row.data)
-            claimed.append(
-                ClaimedDelivery(
-                    delivery_id=row.id,
-                    event_id=row.event_id,
-                    event_type=row.type,
-                    endpoint_id=row.endpoint_id,
-                    url=row.url,
-                    signing_secrets=signing_secrets(
-                        row.secret, row.previous_secret, row.previous_secret_expires_at, now
-                    ),
-                    payload=payload,
-                    urgent=row.urgent,
-                    after_interruption=row.lease_owner,
-                )
+    found = session.execute(read, {**when, "ids": delivery_ids}).all()
+    if not found:
+        return []
+    leased = session.execute(
+        lease_them,
+        {**when, "ids": [row.id for row in found], "owner": owner, "until": wall_now + lease},
+    )
+    claimed_ids = set(leased.scalars().all())
+    claimed = []
+    interrupted = []
+    # An event's body is the same for each endpoint it goes to: built once per claim.
+    bodies: dict[str, str] = {}
+    for row in found:
+        if row.id not in claimed_ids:
+            continue
+        if row.lease_owner is not None:
+            interrupted.append(_interrupted_attempt(row, now, wall_now, lease))
+        payload = bodies.get(row.event_id)
+        if payload is None:
+            payload = bodies[row.event_id] = signing.body(row.type, row.created_at, row.data)
+        claimed.append(
+            ClaimedDelivery(
+                delivery_id=row.id,
+                event_id=row.event_id,
+                event_type=row.type,
+                endpoint_id=row.endpoint_id,
+                url=row.url,
+                signing_secrets=signing_secrets(
+                    row.secret, row.previous_secret, row.previous_secret_expires_at, now
+                ),
+                payload=payload,
+                urgent=row.urgent,
+                after_interruption=row.lease_owner,
             )
-        insert_rows(session, DeliveryAttempt, interrupted)
-        session.commit()
+        )
+    insert_rows(session, DeliveryAttempt, interrupted)
     return claimed
 
 

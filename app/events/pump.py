@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+from sqlmodel import Session
 
 from app.context import AppContext
 from app.events import outbox, sending, timers
@@ -150,22 +151,29 @@ class Pump:
     def _claim(
         self, free: int, room: dict[str, int]
     ) -> tuple[list[str], list[str], list[ClaimedDelivery]]:
-        """In a worker thread, one trip per pass: the due timers claimed, then due deliveries
-        chosen within the free slots (and each endpoint's) and claimed. Returns the timers,
-        the deliveries chosen, and those claimed (another worker may have taken some)."""
+        """In a worker thread, one transaction per pass: the due timers claimed, then due
+        deliveries chosen within the free slots (and each endpoint's) and claimed. Returns the
+        timers, the deliveries chosen, and those claimed (another worker may have taken some).
+        One transaction, not one each: on PostgreSQL each costs a connection check, a BEGIN and
+        its end, ~0.1 ms of CPU a trip here."""
         engine, clock = self.context.engine, self.context.clock
-        timer_ids = timers.claim_due(engine, clock, self.owner, self.lease, TIMER_BATCH)
-        if free <= 0:
-            return timer_ids, [], []
-        saturated = {endpoint for endpoint, left in room.items() if left <= 0}
-        chosen: list[str] = []
-        for delivery_id, endpoint_id in outbox.candidates(engine, clock, free * 4, saturated):
-            if len(chosen) >= free:
-                break
-            if room.get(endpoint_id, self.endpoint_cap) > 0:
-                room[endpoint_id] = room.get(endpoint_id, self.endpoint_cap) - 1
-                chosen.append(delivery_id)
-        return timer_ids, chosen, outbox.claim(engine, clock, self.owner, self.lease, chosen)
+        with Session(engine) as session:
+            timer_ids = timers.claim_due(session, clock, self.owner, self.lease, TIMER_BATCH)
+            chosen: list[str] = []
+            claimed: list[ClaimedDelivery] = []
+            if free > 0:
+                saturated = {endpoint for endpoint, left in room.items() if left <= 0}
+                for delivery_id, endpoint_id in outbox.candidates(
+                    session, clock, free * 4, saturated
+                ):
+                    if len(chosen) >= free:
+                        break
+                    if room.get(endpoint_id, self.endpoint_cap) > 0:
+                        room[endpoint_id] = room.get(endpoint_id, self.endpoint_cap) - 1
+                        chosen.append(delivery_id)
+                claimed = outbox.claim(session, clock, self.owner, self.lease, chosen)
+            session.commit()
+        return timer_ids, chosen, claimed
 
     def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
         """The turn of the pump's claims and records at the database (SQLite: one at a time)."""

@@ -171,21 +171,22 @@ def _next_due_statement() -> Select[tuple[datetime | None]]:
     )
 
 
-def claim_due(engine: Engine, clock: Clock, owner: str, lease: timedelta, limit: int) -> list[str]:
+def claim_due(
+    session: Session, clock: Clock, owner: str, lease: timedelta, limit: int
+) -> list[str]:
+    """Lease up to `limit` due timers, earliest first, in the session's transaction (the caller
+    commits: the pump's pass claims timers and deliveries in one)."""
     when = {"now": clock.now(), "wall_now": WALL_CLOCK.now()}
     first, lease_them = _claim_statements()
-    with Session(engine) as session:
-        # A read first: most passes find nothing due, and on SQLite the UPDATE below would take
-        # the one write lock for nothing, making the recording of delivery results wait.
-        if session.execute(first, when).first() is None:
-            return []
-        claimed = session.execute(
-            lease_them,
-            {**when, "owner": owner, "until": when["wall_now"] + lease, "limit": limit},
-        )
-        ids = list(claimed.scalars().all())
-        session.commit()
-    return ids
+    # A read first: most passes find nothing due, and on SQLite the UPDATE below would take
+    # the one write lock for nothing, making the recording of delivery results wait.
+    if session.execute(first, when).first() is None:
+        return []
+    claimed = session.execute(
+        lease_them,
+        {**when, "owner": owner, "until": when["wall_now"] + lease, "limit": limit},
+    )
+    return list(claimed.scalars().all())
 
 
 @functools.cache

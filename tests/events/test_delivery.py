@@ -13,7 +13,7 @@ from app.clock import MovableClock
 from app.events import outbox
 from app.events.models import Delivery
 from tests.conftest import Tenant, make_tenant, settle
-from tests.helpers import emit, register
+from tests.helpers import candidates, claim, emit, register
 from tests.receiver import Answer, Receiver
 
 
@@ -242,20 +242,13 @@ def test_a_claim_whose_worker_stopped_is_logged_interrupted_and_sent_again(
         delivery_id = session.exec(select(Delivery.id)).one()
 
     # Worker A claims with a lease that has already run out, and never records anything.
-    gone = outbox.claim(
-        context.engine, context.clock, "worker-a", -timedelta(seconds=1), [delivery_id]
-    )
+    gone = claim(context.engine, context.clock, "worker-a", -timedelta(seconds=1), [delivery_id])
     assert [c.delivery_id for c in gone] == [delivery_id]
-    again = outbox.claim(
-        context.engine, context.clock, "worker-b", timedelta(seconds=30), [delivery_id]
-    )
+    again = claim(context.engine, context.clock, "worker-b", timedelta(seconds=30), [delivery_id])
     assert [c.delivery_id for c in again] == [delivery_id]
     # Claimed by B: not claimable again, and not logged twice.
     assert (
-        outbox.claim(
-            context.engine, context.clock, "worker-c", timedelta(seconds=30), [delivery_id]
-        )
-        == []
+        claim(context.engine, context.clock, "worker-c", timedelta(seconds=30), [delivery_id]) == []
     )
     outbox.record(
         context.engine,
@@ -293,11 +286,9 @@ def test_a_candidate_attempted_meanwhile_is_not_claimed_again_before_its_retry(
     context = app.state.context
     register(api, staff, receiver, "/scr")
     emit(app, "audit.requested", "aud_1", {}, None)
-    (candidate,) = outbox.candidates(context.engine, context.clock, 10, set())
+    (candidate,) = candidates(context.engine, context.clock, 10)
 
-    (first,) = outbox.claim(
-        context.engine, context.clock, "run-1", timedelta(seconds=30), [candidate[0]]
-    )
+    (first,) = claim(context.engine, context.clock, "run-1", timedelta(seconds=30), [candidate[0]])
     outbox.record(
         context.engine,
         context.clock,
@@ -308,9 +299,7 @@ def test_a_candidate_attempted_meanwhile_is_not_claimed_again_before_its_retry(
             )
         ],
     )
-    late = outbox.claim(
-        context.engine, context.clock, "run-2", timedelta(seconds=30), [candidate[0]]
-    )
+    late = claim(context.engine, context.clock, "run-2", timedelta(seconds=30), [candidate[0]])
     assert late == []
     with Session(context.engine) as session:
         delivery = session.get(Delivery, candidate[0])
@@ -330,10 +319,8 @@ def test_an_answer_recorded_after_the_claim_was_taken_over_is_not_logged_twice(
     with Session(context.engine) as session:
         delivery_id = session.exec(select(Delivery.id)).one()
 
-    (slow,) = outbox.claim(
-        context.engine, context.clock, "worker-a", -timedelta(seconds=1), [delivery_id]
-    )
-    (again,) = outbox.claim(
+    (slow,) = claim(context.engine, context.clock, "worker-a", -timedelta(seconds=1), [delivery_id])
+    (again,) = claim(
         context.engine, context.clock, "worker-b", timedelta(seconds=30), [delivery_id]
     )
     for owner, claimed in (("worker-a", slow), ("worker-b", again)):
