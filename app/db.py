@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,25 +16,35 @@ from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    ColumnElement,
     CursorResult,
     DateTime,
     Engine,
     Result,
+    String,
     Table,
+    bindparam,
     create_engine,
     event,
     insert,
     inspect,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.elements import ClauseElement, UnaryExpression
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.operators import OperatorType
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session, SQLModel
 
 # Explicit constraint names, so that migrations are the same on SQLite and PostgreSQL.
@@ -483,3 +494,66 @@ def expire_loaded(
     for instance in list(session.identity_map.values()):
         if isinstance(instance, model) and getattr(instance, by, None) in ids:
             session.expire(instance, list(names))
+
+
+class _Listed(TypeDecorator[list[str]]):
+    """A list of strings bound as one parameter: an array on PostgreSQL, a JSON array on
+    SQLite (read by `json_each`)."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(String()))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return json.dumps(list(value))
+
+
+class _Among(ColumnElement[bool]):
+    """`column` is one of the strings bound as `values` (see `among`)."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 (SQLAlchemy's protocol)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], values: BindParameter[list[str]]) -> None:
+        self.column = column
+        self.values = values
+
+    # Its SQL comes in parentheses, whole: no grouping, and no `= 1` around it (SQLAlchemy's
+    # way with a boolean expression of its own making on a database without booleans).
+    def self_group(self, against: OperatorType | None = None) -> ColumnElement[bool]:
+        return self
+
+    def _negate(self) -> ColumnElement[bool]:
+        return UnaryExpression(self, operator=operators.inv, type_=Boolean())
+
+
+@compiles(_Among, "postgresql")
+def _among_on_postgresql(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"({column} = ANY ({values}))"
+
+
+@compiles(_Among)
+def _among_elsewhere(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"({column} IN (SELECT value FROM json_each({values})))"
+
+
+def among(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`column IN (the list bound as name)` as one parameter, where SQLAlchemy's `in_` with an
+    expanding parameter writes one per element: its SQL is then rebuilt at every execution
+    (each element's placeholder and, on PostgreSQL, its cast), and on PostgreSQL each length
+    is a statement of its own to parse and plan. For the pump's statements, which read and
+    write 16-128 deliveries by id many times a second: a 64-id read 1.35 -> 0.49 ms of CPU on
+    PostgreSQL, 0.64 -> 0.45 ms on SQLite. Strings only; `~among(...)` is NOT IN."""
+    return _Among(column, bindparam(name, type_=_Listed()))

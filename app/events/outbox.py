@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Engine,
     Integer,
@@ -34,6 +33,7 @@ from app.clock import WALL_CLOCK, Clock
 from app.db import (
     ATTEMPTS,
     UTCDateTime,
+    among,
     execute_many,
     insert_rows,
     retryable,
@@ -122,9 +122,7 @@ def _candidates_statement(skip_endpoints: bool) -> Select[*tuple[Any, ...]]:
         .limit(bindparam("limit", type_=Integer))
     )
     if skip_endpoints:
-        statement = statement.where(
-            table.c.endpoint_id.not_in(bindparam("saturated", expanding=True))
-        )
+        statement = statement.where(~among(table.c.endpoint_id, "saturated"))
     return statement
 
 
@@ -189,7 +187,7 @@ def _claim_statements() -> tuple[Select[*tuple[Any, ...]], Update]:
     another delivery of the same event or endpoint meanwhile); then the lease, on the rows
     still claimable, returning those it took."""
     deliveries, events, endpoints = _DELIVERIES, table_of(Event), table_of(WebhookEndpoint)
-    ids = deliveries.c.id.in_(bindparam("ids", expanding=True))
+    ids = among(deliveries.c.id, "ids")
     read = (
         sa_select(
             deliveries.c.id,
@@ -453,7 +451,7 @@ def _recorded_statement() -> Select[*tuple[Any, ...]]:
         table.c.retry_index,
         table.c.first_attempt_at,
         table.c.lease_owner,
-    ).where(table.c.id.in_(bindparam("ids", expanding=True)))
+    ).where(among(table.c.id, "ids"))
 
 
 def _update(
@@ -497,8 +495,7 @@ def _next_due_statements(
         pending, deliveries.c.lease_expires_at.is_(None)
     )
     if skip_endpoints:
-        busy: BindParameter[list[str]] = bindparam("busy", expanding=True)
-        first_due = first_due.where(deliveries.c.endpoint_id.not_in(busy))
+        first_due = first_due.where(~among(deliveries.c.endpoint_id, "busy"))
     return (
         first_due,
         sa_select(func.min(deliveries.c.lease_expires_at)).where(pending),

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from app.clients import service as clients_service
 from app.clock import Clock
-from app.db import execute_many, expire_loaded, insert_rows, table_of
+from app.db import among, execute_many, expire_loaded, insert_rows, table_of
 from app.events import email, retry, timers, types
 from app.events import service as events
 from app.events.models import Event
@@ -313,9 +313,7 @@ def _delivered_statements() -> tuple[Select[*tuple[Any, ...]], Update]:
     table = table_of(Notice)
     unnotified = sa_select(
         table.c.id, table.c.kind, table.c.subject, table.c.client_id, table.c.event_id
-    ).where(
-        table.c.event_id.in_(bindparam("events", expanding=True)), table.c.notified_at.is_(None)
-    )
+    ).where(among(table.c.event_id, "events"), table.c.notified_at.is_(None))
     notify = (
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.notified_at.is_(None))
