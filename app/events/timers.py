@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import UTCDateTime, affected, expire_loaded, insert_rows, table_of
+from app.db import UTCDateTime, affected, among, expire_loaded, insert_rows, table_of
 from app.events import wake
 from app.events.models import Timer
 from app.ids import new_id
@@ -148,13 +148,13 @@ def _cancel_statement(of_kinds: bool) -> Update:
     statement = (
         update(table)
         .where(
-            table.c.subject.in_(bindparam("subjects", expanding=True)),
+            among(table.c.subject, "subjects"),
             table.c.status == TimerStatus.pending.value,
         )
         .values(status=TimerStatus.cancelled.value, cancelled_at=bindparam("at", type_=UTCDateTime))
     )
     if of_kinds:
-        statement = statement.where(table.c.kind.in_(bindparam("kinds", expanding=True)))
+        statement = statement.where(among(table.c.kind, "kinds"))
     return statement
 
 
