@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, col, select
 
 from app.clock import MovableClock
 from app.events import outbox
@@ -343,3 +346,33 @@ def test_an_answer_recorded_after_the_claim_was_taken_over_is_not_logged_twice(
         (1, "interrupted", "worker-a"),
         (2, "success", "worker-b"),
     ]
+
+
+def test_a_claim_skips_deliveries_another_worker_holds_without_waiting(
+    app: FastAPI, api: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    """PostgreSQL: a delivery whose row another transaction has locked (another worker claiming
+    or recording it) is left to that worker; the claim takes the others at once rather than
+    waiting for the lock and leasing a row that may no longer be claimable by then. The claim
+    runs with a lock timeout, so waiting fails the test instead of hanging it."""
+    context = app.state.context
+    if context.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: no row is locked by another worker")
+    register(api, staff, receiver, "/scr")
+    emit(app, "audit.requested", "aud_1", {}, None)
+    emit(app, "audit.requested", "aud_2", {}, None)
+    with Session(context.engine) as session:
+        held, free = session.exec(select(Delivery.id).order_by(col(Delivery.id))).all()
+    impatient = create_engine(
+        context.engine.url, connect_args={"options": "-c lock_timeout=2000"}, poolclass=NullPool
+    )
+    with context.engine.connect() as other_worker:
+        other_worker.execute(
+            select(Delivery.id).where(col(Delivery.id) == held).with_for_update()
+        ).one()
+        claimed = claim(impatient, context.clock, "worker-b", timedelta(seconds=30), [held, free])
+        assert [c.delivery_id for c in claimed] == [free]
+        other_worker.rollback()
+    again = claim(context.engine, context.clock, "worker-c", timedelta(seconds=30), [held, free])
+    assert [c.delivery_id for c in again] == [held]
+    impatient.dispose()
