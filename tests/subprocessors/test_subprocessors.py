@@ -16,7 +16,7 @@ from app.clock import MovableClock
 from app.errors import Conflict
 from app.notices import service as notices_service
 from app.subprocessors import changes
-from app.subprocessors.models import ChangeNotice
+from app.subprocessors.models import ChangeNotice, ChangeRecipient
 from tests.conftest import Tenant, make_tenant, settle
 from tests.helpers import register
 from tests.receiver import Receiver
@@ -412,6 +412,14 @@ def pending_change(api: TestClient, staff: dict, tenant: Tenant, receiver: Recei
     return created.json()["id"]
 
 
+def read_as_a_request(session: Session, change_id: str) -> tuple[ChangeNotice, ChangeRecipient]:
+    """The change notice and its one recipient, as an answering request reads them first."""
+    notice = session.get(ChangeNotice, change_id)
+    assert notice is not None
+    (recipient,) = changes._recipients(session, notice.id)
+    return notice, recipient
+
+
 def worker_records_2xx(app: FastAPI, clock: MovableClock, recipient_id: str, at: object) -> None:
     """What the worker does when an endpoint answers 2xx to the recipient's notice: the
     delivery hook, in a transaction of its own, committed."""
@@ -435,9 +443,7 @@ def test_an_answer_after_the_worker_recorded_the_notice_keeps_the_deliverys_wind
     change_id = pending_change(api, staff, tenant_a, receiver)
     delivered_at = clock.now()
     with Session(app.state.context.engine) as request_session:
-        notice = request_session.get(ChangeNotice, change_id)
-        assert notice is not None
-        (recipient,) = changes._recipients(request_session, notice.id)
+        notice, recipient = read_as_a_request(request_session, change_id)
         assert recipient.notified_at is None
         worker_records_2xx(app, clock, recipient.id, delivered_at)  # meanwhile
         clock.advance(timedelta(hours=2))
@@ -493,9 +499,7 @@ def test_a_second_answer_that_read_before_the_first_committed_gets_the_409(
     the one that read the recipient first but answers second finds the first answer."""
     change_id = pending_change(api, staff, tenant_a, receiver)
     with Session(app.state.context.engine) as second:
-        notice = second.get(ChangeNotice, change_id)
-        assert notice is not None
-        (recipient,) = changes._recipients(second, notice.id)
+        notice, recipient = read_as_a_request(second, change_id)
         assert recipient.response is None
         first = api.post(
             f"/v1/subprocessor-changes/{change_id}/objections",
