@@ -31,15 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from app.clock import WALL_CLOCK, Clock
-from app.db import (
-    ATTEMPTS,
-    UTCDateTime,
-    among,
-    execute_many,
-    insert_rows,
-    retryable,
-    table_of,
-)
+from app.db import ATTEMPTS, UTCDateTime, among, execute_many, insert_rows, retryable, table_of
 from app.events import retry, signing
 from app.events.models import Delivery, DeliveryAttempt, Event, Timer, WebhookEndpoint
 from app.events.sending import AttemptResult, ClaimedDelivery

@@ -159,21 +159,24 @@ class Pump:
         engine, clock = self.context.engine, self.context.clock
         with Session(engine) as session:
             timer_ids = timers.claim_due(session, clock, self.owner, self.lease, TIMER_BATCH)
-            chosen: list[str] = []
-            claimed: list[ClaimedDelivery] = []
-            if free > 0:
-                saturated = {endpoint for endpoint, left in room.items() if left <= 0}
-                for delivery_id, endpoint_id in outbox.candidates(
-                    session, clock, free * 4, saturated
-                ):
-                    if len(chosen) >= free:
-                        break
-                    if room.get(endpoint_id, self.endpoint_cap) > 0:
-                        room[endpoint_id] = room.get(endpoint_id, self.endpoint_cap) - 1
-                        chosen.append(delivery_id)
-                claimed = outbox.claim(session, clock, self.owner, self.lease, chosen)
+            chosen = self._choose(session, free, room) if free > 0 else []
+            claimed = outbox.claim(session, clock, self.owner, self.lease, chosen)
             session.commit()
         return timer_ids, chosen, claimed
+
+    def _choose(self, session: Session, free: int, room: dict[str, int]) -> list[str]:
+        """Due deliveries to claim: oldest first, at most `free`, and within each endpoint's
+        `room` (endpoints with none left are not even read)."""
+        saturated = {endpoint for endpoint, left in room.items() if left <= 0}
+        found = outbox.candidates(session, self.context.clock, free * 4, saturated)
+        chosen: list[str] = []
+        for delivery_id, endpoint_id in found:
+            if len(chosen) >= free:
+                break
+            if room.get(endpoint_id, self.endpoint_cap) > 0:
+                room[endpoint_id] = room.get(endpoint_id, self.endpoint_cap) - 1
+                chosen.append(delivery_id)
+        return chosen
 
     def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
         """The turn of the pump's claims and records at the database (SQLite: one at a time)."""
