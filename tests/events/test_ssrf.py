@@ -4,17 +4,20 @@ registration (problem+json) and at delivery (a failed attempt, no connection).""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session
 
 from app.clock import MovableClock
 from app.events import contract
 from app.events import service as events
-from app.events.ssrf import UnsafeURL, check_url
+from app.events.ssrf import UnsafeURL, check_before_connecting, check_url, check_written
 from app.main import create_app
 from tests.conftest import Tenant, make_settings, settle
 from tests.pg import free_port
@@ -160,3 +163,75 @@ def test_a_connection_error_names_no_address(
     ).json()["items"]
     assert [a["error"] for a in attempts] == ["could not connect"]
     assert str(port) not in json.dumps(attempts)
+
+
+def _verdict(check: Callable[[str, bool], None], url: str, allow_private: bool) -> str | None:
+    """None if the URL passes, else the words of its refusal."""
+    try:
+        check(url, allow_private)
+    except UnsafeURL as exc:
+        return str(exc)
+    return None
+
+
+# Pieces of URLs, tricky ones among them: characters the parsers drop or stop at, non-ASCII
+# digits and letters that map to ASCII, an authority that looks ended early, bad ports.
+_LEADS = ["", " ", "\t", "\x00"]
+_SCHEMES = ["https", "http", "HTTPS", "ftp", "", "h ttp"]
+_SEPARATORS = ["://", ":", ":/", "//", ":\t//", ":/\t/", ":?//"]
+_USERS = ["", "user@", "user:pass@", "@", "a.com\\@", "a.com?@"]
+_HOSTS = [
+    "dpo.example.fr",
+    "Dpo.Example.FR",
+    "93.184.215.14",
+    "127.0.0.1",
+    "10.1.2.3",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "[2606:2800:21f:cb07:6820:80da:af6b:8b2c]",
+    "[::1",
+    "localhost",
+    "\uff45xample.com",  # a full-width e
+    "\uff11\uff12\uff17.\uff10.\uff10.\uff11",  # full-width digits: 127.0.0.1
+    "exa\tmple.com",
+    "a..b",
+    "x" * 70 + ".com",
+    "",
+]
+_PORTS = ["", ":", ":0", ":443", ":8443", ":99999", ":abc"]
+_RESTS = st.text(alphabet="/?#\\@:%. \tab1", max_size=12)
+_URLS = st.one_of(
+    st.builds(
+        lambda *parts: "".join(parts),
+        st.sampled_from(_LEADS),
+        st.sampled_from(_SCHEMES),
+        st.sampled_from(_SEPARATORS),
+        st.sampled_from(_USERS),
+        st.sampled_from(_HOSTS),
+        st.sampled_from(_PORTS),
+        _RESTS,
+    ),
+    # Authorities that pass, then anything: the remembered verdict is what is tested here.
+    st.builds(
+        lambda *parts: "".join(parts),
+        st.sampled_from(["https://", "http://"]),
+        st.sampled_from(["dpo.example.fr", "93.184.215.14", "127.0.0.1", "[::1]"]),
+        st.sampled_from(["", ":8443"]),
+        _RESTS,
+    ),
+    st.text(alphabet="htps:/?#@[]:.1270a\\ \t", max_size=30),
+)
+
+
+@given(url=_URLS, allow_private=st.booleans())
+@settings(max_examples=1000, deadline=None)
+def test_the_check_at_connection_time_judges_a_url_as_the_whole_check_does(
+    url: str, allow_private: bool
+) -> None:
+    """The connection-time check remembers the authorities (scheme, user, host, port) that
+    passed and judges other URLs of the same authority by it: it must agree with the whole
+    check on every URL, including after one of the same authority was judged (examples share
+    the remembered authorities)."""
+    assert _verdict(check_before_connecting, url, allow_private) == _verdict(
+        check_written, url, allow_private
+    )
