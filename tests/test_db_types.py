@@ -1,6 +1,7 @@
-"""UTCDateTime remembers the last few values each column converted (a fan-out writes a few
-instants into thousands of rows): what is stored must still be each row's own instant, past the
-number it keeps too, and a naive datetime is still refused, even right after an equal aware one."""
+"""UTCDateTime remembers the instants it converted lately, shared by every column of the type (a
+fan-out writes a few instants into thousands of rows and several columns): what is stored must
+still be each row's and column's own instant, past the number it keeps too, and a naive datetime
+is still refused, even right after an equal aware one."""
 
 from __future__ import annotations
 
