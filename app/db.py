@@ -143,6 +143,13 @@ def _private(database: str) -> None:
                 os.chmod(path, 0o600)
 
 
+def dump_json(value: Any) -> str:
+    """How JSON columns are written: compact, non-ASCII escaped (text any database encoding
+    and any receiver takes as it is). An event's data goes into its messages as written here
+    (`signing.body`)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database or ":memory:"
@@ -157,6 +164,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             # Errors and logs name the statement, never its values (personal data, secrets).
             hide_parameters=True,
+            json_serializer=dump_json,
             **pool,
         )
 
@@ -180,6 +188,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         pool_size=pool_size,
         max_overflow=POOL_OVERFLOW,
         hide_parameters=True,
+        json_serializer=dump_json,
     )
 
 

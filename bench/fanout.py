@@ -31,7 +31,7 @@ from app.auth.schemas import Role
 from app.clients import service as clients_service
 from app.clients.schemas import ClientCreate
 from app.clock import SystemClock
-from app.db import make_engine
+from app.db import dump_json, make_engine
 from app.events import service as events_service
 from app.events.schemas import EndpointCreate
 from app.events.signing import body, headers, new_secret
@@ -83,7 +83,8 @@ def signed_requests(receiver: Receiver, count: int) -> list[tuple[str, bytes, di
     secret = new_secret()
     requests = []
     for number in range(count):
-        payload = body("breach.notified", datetime.now(UTC), {"n": number, "client_id": "x" * 30})
+        data = dump_json({"n": number, "client_id": "x" * 30})
+        payload = body("breach.notified", datetime.now(UTC), data)
         requests.append(
             (
                 receiver.url(f"/b/{number}"),

@@ -20,9 +20,11 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
+    Text,
     Update,
     bindparam,
     case,
+    cast,
     func,
     update,
 )
@@ -188,7 +190,8 @@ def _sent_columns() -> tuple[ColumnElement[Any], ...]:
         deliveries.c.lease_expires_at,
         events.c.type,
         events.c.created_at,
-        events.c.data,
+        # As JSON text: it goes into the message as it is (signing.body).
+        cast(events.c.data, Text).label("data"),
         endpoints.c.url,
         endpoints.c.secret,
         endpoints.c.previous_secret,

@@ -6,7 +6,6 @@ import base64
 import json
 import secrets
 from datetime import UTC, datetime
-from typing import Any
 
 from standardwebhooks import Webhook
 
@@ -17,16 +16,14 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def body(event_type: str, created_at: datetime, data: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "type": event_type,
-            "timestamp": created_at.isoformat().replace("+00:00", "Z"),
-            "data": data,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+def body(event_type: str, created_at: datetime, data: str) -> str:
+    """The message: its type, its time and its data, `data` being the event's data as JSON text,
+    as the database holds it (compact, non-ASCII escaped: `app.db.dump_json`). It goes into the
+    body as it is, not parsed and written again: a claim builds a body for every event it
+    sends, and the round trip was ~10 us a delivery, in the claim that hands out the fan-out.
+    Data written before (with spaces after separators) is the same JSON, spaced."""
+    timestamp = created_at.isoformat().replace("+00:00", "Z")
+    return f'{{"type":{json.dumps(event_type)},"timestamp":"{timestamp}","data":{data}}}'
 
 
 def headers(

@@ -3,18 +3,19 @@ standardwebhooks, the real pump, the clock moved instead of waiting."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, col, select
 
 from app.clock import MovableClock
 from app.events import outbox
-from app.events.models import Delivery
+from app.events.models import Delivery, Event
 from tests.conftest import Tenant, make_tenant, settle
 from tests.helpers import candidates, claim, emit, register
 from tests.receiver import Answer, Receiver
@@ -376,3 +377,40 @@ def test_a_claim_skips_deliveries_another_worker_holds_without_waiting(
     again = claim(context.engine, context.clock, "worker-c", timedelta(seconds=30), [held, free])
     assert [c.delivery_id for c in again] == [held]
     impatient.dispose()
+
+
+def test_a_message_carries_its_event_data_as_written_whatever_its_characters(
+    app: FastAPI, api: TestClient, staff: dict, receiver: Receiver
+) -> None:
+    """The event's data goes into the message as the database holds it (JSON text, not parsed
+    and written again): the message must still be the event, exactly, for data with quotes,
+    braces, backslashes and non-ASCII text (escaped: the body is ASCII), and for data written
+    before in another JSON layout (spaces after separators)."""
+    context = app.state.context
+    register(api, staff, receiver, "/scr")
+    tricky = 'Société « Générale » "}\\ ,"data":{} \u2028 \U0001f512'
+    written = emit(app, "audit.requested", "aud_1", {"emergency_basis": tricky}, None)
+    spaced = emit(app, "audit.requested", "aud_2", {"kind": "documentary"}, None)
+    with Session(context.engine) as session:
+        (data,) = session.execute(
+            text("SELECT CAST(data AS TEXT) FROM events WHERE id = :id"), {"id": spaced}
+        )
+        as_json = "CAST(:data AS JSON)" if context.engine.dialect.name == "postgresql" else ":data"
+        session.execute(
+            text(f"UPDATE events SET data = {as_json} WHERE id = :id"),
+            {"data": json.dumps(json.loads(data[0]), indent=2, ensure_ascii=False), "id": spaced},
+        )
+        session.commit()
+        expected = {e.id: e for e in session.exec(select(Event))}
+    ids = [d for d, _ in candidates(context.engine, context.clock, 10)]
+    claimed = claim(context.engine, context.clock, "worker-a", timedelta(seconds=30), ids)
+    assert {c.event_id for c in claimed} == {written, spaced}
+    for delivery in claimed:
+        event = expected[delivery.event_id]
+        assert json.loads(delivery.payload) == {
+            "type": "audit.requested",
+            "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
+            "data": event.data,
+        }
+        assert delivery.payload.isascii()
+    assert expected[written].data["emergency_basis"] == tricky
