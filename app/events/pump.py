@@ -50,9 +50,6 @@ class Pump:
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.allow_private = settings.webhook_allow_private
         self.inflight: Counter[str] = Counter()
-        # The requests in flight, all endpoints together: kept beside `inflight` rather than
-        # summed from it, which every finished request did three or four times.
-        self.sending = 0
         # Claimed, waiting for a slot: oldest first, with when they were claimed.
         self.queued: deque[tuple[ClaimedDelivery, float]] = deque()
         # How long a claim may wait for its slot: half of what the lease leaves after the
@@ -194,7 +191,7 @@ class Pump:
 
     def _claimable(self) -> int:
         """How many more deliveries a pass may claim: the free slots and the claims ahead."""
-        return self.global_cap + self.ahead - self.sending - len(self.queued)
+        return self.global_cap + self.ahead - sum(self.inflight.values()) - len(self.queued)
 
     # --- sending -------------------------------------------------------------------------
 
@@ -204,14 +201,13 @@ class Pump:
         answer could come after the lease ran out and another worker sent it again."""
         stale: list[str] = []
         while self.queued and not self._closing:
-            if self.sending >= self.global_cap:
+            if sum(self.inflight.values()) >= self.global_cap:
                 break
             delivery, claimed_at = self.queued.popleft()
             if self.monotonic() - claimed_at > self.max_wait:
                 stale.append(delivery.delivery_id)
                 continue
             self.inflight[delivery.endpoint_id] += 1
-            self.sending += 1
             self._spawn(self._send(delivery))
         if stale:
             log.warning(
@@ -241,7 +237,6 @@ class Pump:
     async def _send(self, delivery: ClaimedDelivery) -> None:
         result = await self.attempt(delivery)
         self.inflight[delivery.endpoint_id] -= 1
-        self.sending -= 1
         if self.inflight[delivery.endpoint_id] <= 0:
             del self.inflight[delivery.endpoint_id]
         self.results.append(result)
@@ -249,7 +244,7 @@ class Pump:
         self._dispatch()
         # Refill in batches: a pass per finished request would spend more on claiming than
         # on sending. With few requests in flight (or none), every finish refills.
-        busy = self.sending + len(self.queued)
+        busy = sum(self.inflight.values()) + len(self.queued)
         if busy == 0 or self._claimable() >= self.refill_at:
             self.kick()
 
