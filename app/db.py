@@ -234,10 +234,51 @@ async def short_read(
     return await run_in_threadpool(read_first)
 
 
+class UnitOfWork:
+    """A request's session, opened when something first asks for it and committed once by
+    `app.routing.ServiceRoute`. A read that needs nothing but its key and the client its path
+    names (both read on the loop, app.loopreads) never opens one: a session opened, given the
+    client and closed was ~10 % of such a request's CPU (2026-11-28, in-process profile)."""
+
+    __slots__ = ("_adopted", "_engine", "_session")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._session: Session | None = None
+        self._adopted: list[Any] = []
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(self._engine, expire_on_commit=False)
+            for instance in self._adopted:
+                self._session.add(instance)
+            self._adopted.clear()
+        return self._session
+
+    @property
+    def opened(self) -> Session | None:
+        """The session if anything asked for it, else None (nothing to end)."""
+        return self._session
+
+    def adopt(self, instance: Any) -> None:
+        """An instance read outside the session (`as_loaded`) joins it as if it had loaded it:
+        now if it is open, else when it opens, before anyone can use it."""
+        if self._session is None:
+            self._adopted.append(instance)
+        else:
+            self._session.add(instance)
+
+
+def unit_of_work(request: Request) -> UnitOfWork:
+    unit: UnitOfWork = request.state.unit
+    return unit
+
+
 async def get_session(request: Request) -> Session:
-    """The request's unit of work, opened and committed once by `app.routing.ServiceRoute`."""
-    session: Session = request.state.session
-    return session
+    """The request's unit of work, opened at first use and committed once by
+    `app.routing.ServiceRoute`."""
+    return unit_of_work(request).session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,8 +1,9 @@
 """The route class every API router uses: one unit of work per request, Idempotency-Key on POST.
 
-The request's session is opened here, handed to the endpoint through `SessionDep`, and committed
-once after the endpoint succeeded, together with the stored idempotent response. Any exception
-rolls everything back, so a failed request changes nothing (events included: they are rows too).
+The request's session is opened at its first use (`app.db.UnitOfWork`), handed to the endpoint
+through `SessionDep`, and committed once after the endpoint succeeded, together with the stored
+idempotent response. Any exception rolls everything back, so a failed request changes nothing
+(events included: they are rows too).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from app.auth.throttle import address_of, authenticate_in_request
 from app.context import AppContext
 from app.db import (
     ATTEMPTS,
+    UnitOfWork,
     analyze,
     holds_connection,
     mark_written,
@@ -153,8 +155,8 @@ async def _attempt(
     context: AppContext,
     route: str,
 ) -> Response:
-    session = Session(context.engine, expire_on_commit=False)
-    request.state.session = session
+    unit = UnitOfWork(context.engine)
+    request.state.unit = unit
     request.state.deferred_writes = []
     key = request.headers.get("idempotency-key") if request.method == "POST" else None
     authorization = request.headers.get("authorization")
@@ -167,7 +169,7 @@ async def _attempt(
             # answer (which may carry a secret) is looked up, and the scope is the key itself,
             # however its header is spelled.
             authenticated = await authenticate_in_request(
-                session,
+                unit,
                 context,
                 authorization,
                 address_of(request.client),
@@ -176,24 +178,32 @@ async def _attempt(
             fingerprint = idempotency.fingerprint_of(
                 request.method, request.url.path, request.url.query, await request.body()
             )
-            stored = await run_in_threadpool(idempotency.find, session, scope, key, fingerprint)
+            stored = await run_in_threadpool(
+                idempotency.find, unit.session, scope, key, fingerprint
+            )
             if stored is not None:
                 headers = json.loads(stored.response_headers)
                 headers["Idempotent-Replayed"] = "true"
                 replay = Response(stored.response_body, stored.status_code, headers=headers)
                 # Ended like any read: the lookup's transaction would otherwise keep its pooled
                 # connection (idle in transaction on PostgreSQL) until the garbage collector.
-                await _end_read(session, context)
+                await _end_read(unit, context)
                 return replay
         response = await handler(request)
         if response.status_code >= 400:
-            await run_in_threadpool(_end, session, commit=False)
+            await _roll_back(unit)
             return response
         audit = recording.facts(request, response, route, await request.body())
-        if key is None and audit is None and response.background is None and not wrote(session):
+        opened = unit.opened
+        if (
+            key is None
+            and audit is None
+            and response.background is None
+            and (opened is None or not wrote(opened))
+        ):
             # A read: nothing to commit. Bookkeeping (a key's last use) goes after the
             # response, in a transaction of its own.
-            await _end_read(session, context)
+            await _end_read(unit, context)
             bookkeeping = request.state.deferred_writes
             if bookkeeping:
                 response.background = BackgroundTask(
@@ -219,6 +229,7 @@ async def _attempt(
             audit["now"] = context.clock.now()
         # One trip to the thread pool: the deferred writes, the audit-log entry, the stored
         # answer, commit, close.
+        session = unit.session
         analyse = set(stale_statistics(session))
         await run_in_threadpool(
             _end,
@@ -232,7 +243,7 @@ async def _attempt(
             response.background = BackgroundTask(_after_response, context, analyze, analyse)
         return response
     except IntegrityError as exc:
-        await run_in_threadpool(_end, session, commit=False)
+        await _roll_back(unit)
         detail = (
             "Another request with this Idempotency-Key was completed at the same time; "
             "retry to receive its response."
@@ -246,7 +257,7 @@ async def _attempt(
         # connection, and on SQLite the write lock of what it flushed, until the garbage
         # collector came by.
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_end, session, commit=False)
+            await _roll_back(unit)
         raise
 
 
@@ -278,15 +289,25 @@ def wrote(session: Session) -> bool:
     return written(session) or bool(session.new or session.dirty or session.deleted)
 
 
-async def _end_read(session: Session, context: AppContext) -> None:
-    """Close a read's session. On SQLite a read opened no transaction (the driver begins one
-    before a write only), and on PostgreSQL a request that read only its key ended that
-    transaction in the key's own trip (`short_read`) or read it on the loop (app.loopreads):
-    closing is local, no trip to the thread pool. A PostgreSQL read transaction still open ends
-    with a ROLLBACK round trip, in the pool."""
+async def _end_read(unit: UnitOfWork, context: AppContext) -> None:
+    """Close a read's session, if it opened one. On SQLite a read opened no transaction (the
+    driver begins one before a write only), and on PostgreSQL a request that read only its key
+    ended that transaction in the key's own trip (`short_read`) or read it on the loop
+    (app.loopreads): closing is local, no trip to the thread pool. A PostgreSQL read
+    transaction still open ends with a ROLLBACK round trip, in the pool."""
+    session = unit.opened
+    if session is None:
+        return
     if context.engine.dialect.name == "sqlite" or not holds_connection(session):
         session.close()
     else:
+        await run_in_threadpool(_end, session, commit=False)
+
+
+async def _roll_back(unit: UnitOfWork) -> None:
+    """Roll back and close the request's session, if it opened one."""
+    session = unit.opened
+    if session is not None:
         await run_in_threadpool(_end, session, commit=False)
 
 

@@ -12,7 +12,7 @@ from app.auditlog.chain import Actor
 from app.auth.principal import Principal
 from app.auth.service import LAST_USED_PRECISION, touch_key
 from app.auth.throttle import address_of, authenticate_in_request
-from app.db import get_session
+from app.db import unit_of_work
 from app.errors import Forbidden
 from app.routing import defer_write
 
@@ -28,14 +28,11 @@ async def get_principal(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     context = request.app.state.context
-    # The request's session, called for rather than declared as a dependency (SessionDep):
-    # every /v1 request starts here, and each dependency is a node FastAPI solves per request.
-    session = await get_session(request)
     # A /v1/clients/{client_id}/… path: its client is read in the key's own statement (the
     # tenant scope in the join), and visible_client takes it from there.
     client_id = request.path_params.get("client_id")
     found = await authenticate_in_request(
-        session,
+        unit_of_work(request),
         context,
         request.headers.get("authorization"),
         address_of(request.client),

@@ -35,7 +35,8 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def hash_key(key: str, secret: bytes) -> str:
-    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
+    # hmac.digest: the one-shot C function, ~1 us where an HMAC object costs ~5 (every request).
+    return hmac.digest(secret, key.encode(), hashlib.sha256).hex()
 
 
 def create_key(
@@ -96,15 +97,14 @@ def authenticate(
 
 async def authenticate_on_loop(
     reads: LoopReads,
-    session: Session,
     clock: Clock,
     secret: bytes,
     authorization: str | None,
     client_id: str | None = None,
 ) -> Authenticated:
     """`authenticate`, the same statement sent on the event loop's own connection
-    (app.loopreads).
-    The client it read joins `session` as if the session had loaded it."""
+    (app.loopreads). The client it read is detached (`as_loaded`): the caller's session adopts
+    it."""
     params = _key_parameters(secret, authorization, client_id)
     key = await reads.first(_key_statement(client_id is not None), params)
     if key is None:
@@ -112,7 +112,6 @@ async def authenticate_on_loop(
     client = None
     if client_id is not None and key[5] is not None:
         client = as_loaded(Client, zip(_client_fields(), key[5:], strict=True))
-        session.add(client)
     return _authenticated(clock, key, client)
 
 

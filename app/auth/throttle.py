@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from app.auth.service import Authenticated, authenticate, authenticate_on_loop
-from app.db import short_read
+from app.db import UnitOfWork, short_read
 from app.errors import TooManyRequests, Unauthorized
 from app.loopreads import LoopReadFailed
 
@@ -77,27 +77,33 @@ def authenticate_request(
 
 
 async def authenticate_in_request(
-    session: Session,
+    unit: UnitOfWork,
     context: AppContext,
     authorization: str | None,
     address: str,
     client_id: str | None = None,
 ) -> Authenticated:
-    """`authenticate_request` for a request being served, the first thing its session does:
-    the statement goes on the event loop's own connection (app.loopreads) when the app runs on
-    this loop; otherwise, and when that connection fails, through `short_read`."""
+    """`authenticate_request` for a request being served, the first thing its unit of work
+    does: the statement goes on the event loop's own connection (app.loopreads) when the app
+    runs on this loop, and the client it read joins the request's session; otherwise, and when
+    that connection fails, through `short_read` in the session."""
     reads = context.loop_reads
-    if reads is not None and not session.in_transaction() and reads.here():
+    opened = unit.opened
+    if reads is not None and reads.here() and (opened is None or not opened.in_transaction()):
         try:
             with _throttled(context, address):
                 secret = context.settings.key_hash_secret
-                return await authenticate_on_loop(
-                    reads, session, context.clock, secret, authorization, client_id
+                found = await authenticate_on_loop(
+                    reads, context.clock, secret, authorization, client_id
                 )
         except LoopReadFailed:
             log.warning("the key read on the loop failed; through the engine instead")
+        else:
+            if found.client is not None:
+                unit.adopt(found.client)
+            return found
     return await short_read(
-        session, authenticate_request, context, authorization, address, client_id
+        unit.session, authenticate_request, context, authorization, address, client_id
     )
 
 
