@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlmodel import Session
 
+from app.auth.service import _key_statement
 from app.clients.models import Client
 from app.clock import MovableClock
 from app.db import as_loaded, holds_connection
-from app.loopreads import APPLICATION_NAME
+from app.loopreads import APPLICATION_NAME, LoopReads
 from app.main import create_app
 from tests.conftest import (
     SKIP_POSTGRES,
@@ -62,6 +64,25 @@ def test_a_client_read_on_the_loop_changes_like_one_the_engine_loaded(
     assert api.get(f"/v1/clients/{tenant_a.id}", headers=staff).json()["name"] == "Renamed"
     with Session(app.state.context.engine) as session:
         assert session.get(Client, tenant_a.id).name == "Renamed"  # type: ignore[union-attr]
+
+
+def test_a_read_answered_from_the_loop_opens_no_session(
+    app: FastAPI, api: TestClient, tenant_a: Tenant
+) -> None:
+    """The client read with the key waits, detached, for a session that a read never asks
+    for (app.db.UnitOfWork): no session begins anything for it. (The first read has one after
+    its response: the key's last use, kept to the minute.)"""
+    path = f"/v1/clients/{tenant_a.id}"
+    assert api.get(path, headers=tenant_a.headers).status_code == 200
+    began: list[Any] = []
+    listener = lambda session, transaction: began.append(transaction)  # noqa: E731
+    event.listen(Session, "after_transaction_create", listener)
+    try:
+        read = api.get(path, headers=tenant_a.headers)
+        assert read.status_code == 200, read.text
+    finally:
+        event.remove(Session, "after_transaction_create", listener)
+    assert began == []
 
 
 def test_as_loaded_is_in_the_state_the_orm_leaves_a_loaded_row(
@@ -126,6 +147,55 @@ def test_loop_connections_the_server_closed_fail_no_request(
         admin.dispose()
 
 
+def test_the_loop_keeps_no_more_idle_connections_than_its_size(database_url: str) -> None:
+    """Reads beyond `size` at once (requests never make them: each reads inside its turn at the
+    database) each get a connection; no more than `size` stay open after."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the loop's connections are PostgreSQL's")
+    engine = create_engine(database_url)
+    reads = LoopReads.for_engine(engine, 2)
+    assert reads is not None
+
+    async def at_once() -> list[Any]:
+        await reads.open()
+        try:
+            statement = _key_statement(False)
+            return await asyncio.gather(
+                *(reads.first(statement, {"key_hash": "x"}) for _ in range(6))
+            )
+        finally:
+            pass
+
+    def settles_at(most: int) -> int:
+        """The loop's connections to this database, once the server has let go of those closed
+        (a backend leaves pg_stat_activity a moment after its client closed the socket)."""
+        deadline = time.monotonic() + 10
+        while True:
+            with engine.connect() as connection:
+                count = int(
+                    connection.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                            ":name AND datname = current_database()"
+                        ),
+                        {"name": APPLICATION_NAME},
+                    ).scalar_one()
+                )
+            if count <= most or time.monotonic() > deadline:
+                return count
+            time.sleep(0.05)
+
+    try:
+        loop = asyncio.new_event_loop()
+        assert loop.run_until_complete(at_once()) == [None] * 6
+        assert 0 < settles_at(2) <= 2
+        loop.run_until_complete(reads.close())
+        loop.close()
+        assert settles_at(0) == 0
+    finally:
+        engine.dispose()
+
+
 def test_the_loop_connection_never_creates_the_sqlite_file(tmp_path: Path) -> None:
     """The engine creates the database file, private to the service (SPEC §13); the loop's own
     connection only opens one that exists, and without one the app reads as before."""
@@ -139,8 +209,8 @@ def test_the_loop_connection_never_creates_the_sqlite_file(tmp_path: Path) -> No
 
 def test_a_database_outage_is_answered_at_once_not_after_the_pools_wait(tmp_path: Path) -> None:
     """With PostgreSQL gone, a request's key read on the loop waits at most a second for a
-    connection (psycopg_pool's own default is 30 s), then takes the engine's path, which
-    answers the outage. A cluster of its own: this one is stopped mid-test."""
+    connection, then takes the engine's path, which answers the outage. A cluster of its own:
+    this one is stopped mid-test."""
     if SKIP_POSTGRES:
         pytest.skip("DPA_TEST_SKIP_POSTGRES=1")
     cluster = Cluster()
