@@ -24,6 +24,10 @@ from app.events.types import DeliveryStatus
 log = logging.getLogger("dpa.metrics")
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.encode()
+# A method outside these is counted as "other": a label value per method a client makes up
+# would grow the registry without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -48,6 +52,22 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+        # Each (method, route, status)'s counter and latency children: `labels()` looks them up
+        # under a lock on every call, and every request counts itself.
+        self._served: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def served(self, method: str, route: str, status: int, seconds: float) -> None:
+        """A request answered: counted by method, route template and status; timed by route."""
+        method = method if method in _METHODS else "other"
+        children = self._served.get((method, route, status))
+        if children is None:
+            children = self._served[(method, route, status)] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def watch_outbox(self, engine: Engine, clock: Clock) -> None:
         """Gauges read from the database at scrape time: true for every process."""
@@ -108,7 +128,7 @@ class _OutboxCollector(Collector):
 
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
-        if name == REQUEST_ID_HEADER.encode():
+        if name == _REQUEST_ID_NAME:
             candidate: str = value.decode("latin-1")
             if 0 < len(candidate) <= 100 and candidate.isprintable():
                 return candidate
@@ -163,5 +183,4 @@ class RequestContextMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
-            self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+            self.metrics.served(scope["method"], template, status, time.perf_counter() - started)

@@ -68,6 +68,16 @@ def test_metrics_count_requests_by_route_template(api: TestClient, staff: dict) 
     assert "dpa_http_request_duration_seconds_bucket" in text
 
 
+def test_metrics_count_a_made_up_method_as_other(api: TestClient, staff: dict) -> None:
+    """A label value per method a client invents would grow the registry without bound."""
+    for method in ("BREW", "WHEN", "GET"):
+        api.request(method, "/v1/clients", headers=staff)
+    text = api.get("/metrics", headers=staff).text
+    assert 'dpa_http_requests_total{method="GET",route="/v1/clients",status="200"} 1.0' in text
+    assert 'dpa_http_requests_total{method="other",route="/v1/clients",status="405"} 2.0' in text
+    assert "BREW" not in text and "WHEN" not in text
+
+
 def test_metrics_need_a_staff_key_or_the_scraper_token(
     settings: Settings, clock: MovableClock
 ) -> None:
