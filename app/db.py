@@ -326,10 +326,15 @@ def as_loaded(model: type[M], values: Iterable[tuple[str, Any]]) -> M:
     loading builds one (a new instance, its attributes' dictionary filled in), ~4 us where
     the model's constructor and `make_transient_to_detached` take ~26 us: for rows read
     outside SQLAlchemy (app.loopreads)."""
-    instance: M = inspect(model).class_manager.new_instance()
+    instance: M = _class_manager(model).new_instance()
     instance.__dict__.update(values)
     make_transient_to_detached(instance)
     return instance
+
+
+@functools.cache
+def _class_manager(model: type[SQLModel]) -> Any:
+    return inspect(model).class_manager
 
 
 def affected(result: Result[Any]) -> int:
