@@ -235,10 +235,14 @@ class Pump:
         task.add_done_callback(self.tasks.discard)
 
     async def _send(self, delivery: ClaimedDelivery) -> None:
-        result = await self.attempt(delivery)
-        self.inflight[delivery.endpoint_id] -= 1
-        if self.inflight[delivery.endpoint_id] <= 0:
-            del self.inflight[delivery.endpoint_id]
+        try:
+            result = await self.attempt(delivery)
+        finally:
+            # The slot is the endpoint's whatever happened (a cancelled task included: its
+            # claim stays leased and is found interrupted, sent again).
+            self.inflight[delivery.endpoint_id] -= 1
+            if self.inflight[delivery.endpoint_id] <= 0:
+                del self.inflight[delivery.endpoint_id]
         self.results.append(result)
         self._flush_soon()
         self._dispatch()

@@ -7,6 +7,7 @@ could move to a process of its own (measured on a branch, not on main: issue 18'
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from app.events import ssrf
 from app.events.retry import parse_retry_after
 from app.events.signing import headers as signed_headers
+
+log = logging.getLogger("dpa.sending")
 
 CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 15.0
@@ -175,5 +178,12 @@ async def send(
         )
     except OSError:
         result.error = "could not connect"
+    except Exception as exc:
+        # Nothing above expected it (a signing secret that no longer decodes, a bug): still a
+        # failed attempt, logged and retried on the schedule like any other. Raised, it would
+        # leave the claim unrecorded until its lease ran out and, each time, the endpoint's
+        # slot taken for good.
+        log.exception("sending %s to endpoint %s failed", delivery.event_id, delivery.endpoint_id)
+        result.error = f"failed inside the service ({type(exc).__name__}); see the service's log"
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result

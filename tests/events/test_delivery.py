@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.clock import MovableClock
 from app.events import outbox
-from app.events.models import Delivery, Event
+from app.events.models import Delivery, Event, WebhookEndpoint
 from tests.conftest import Tenant, make_tenant, settle
 from tests.helpers import candidates, claim, emit, register
 from tests.receiver import Answer, Receiver
@@ -414,3 +414,37 @@ def test_a_message_carries_its_event_data_as_written_whatever_its_characters(
         }
         assert delivery.payload.isascii()
     assert expected[written].data["emergency_basis"] == tricky
+
+
+def test_an_attempt_that_fails_inside_the_service_is_logged_and_frees_its_slot(
+    live_app: FastAPI, live: TestClient, staff: dict, receiver: Receiver, clock: MovableClock
+) -> None:
+    """Something no handler expected while sending (here a signing secret that no longer
+    decodes, as a damaged row would give) is a failed attempt in the log, retried on the
+    schedule like any other, never a claim left hanging: the endpoint's slot is freed, so its
+    next messages still go, and the other endpoints never notice."""
+    healthy = register(live, staff, receiver, "/healthy")
+    damaged = register(live, staff, receiver, "/damaged")
+    with Session(live_app.state.context.engine) as session:
+        row = session.get(WebhookEndpoint, damaged["id"])
+        assert row is not None
+        row.secret = "whsec_"  # nothing after the prefix: standardwebhooks refuses to sign
+        session.add(row)
+        session.commit()
+    for _ in range(6):  # more than an endpoint's requests in flight at once
+        live.post(f"/v1/webhook-endpoints/{damaged['id']}/test", headers=staff)
+    live.post(f"/v1/webhook-endpoints/{healthy['id']}/test", headers=staff)
+    settle(live_app)
+    attempts = live.get(f"/v1/webhook-endpoints/{damaged['id']}/attempts", headers=staff)
+    logged = attempts.json()["items"]
+    assert len(logged) == 6
+    assert {a["outcome"] for a in logged} == {"failure"}
+    assert all("inside the service" in a["error"] for a in logged), logged[0]["error"]
+    assert receiver.at("/damaged") == []
+    assert [r.payload["type"] for r in receiver.at("/healthy")] == ["webhook.test"]
+    # Repaired, the retries go through on their schedule.
+    rotated = live.post(f"/v1/webhook-endpoints/{damaged['id']}/rotate-secret", headers=staff)
+    receiver.trust("/damaged", rotated.json()["secret"])
+    clock.advance(timedelta(days=1, minutes=1))  # the damaged one no longer signs beside it
+    settle(live_app)
+    assert [r.payload["type"] for r in receiver.at("/damaged")] == ["webhook.test"] * 6
