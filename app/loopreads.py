@@ -195,15 +195,9 @@ class _PostgresReads(LoopReads):
         self._size = size
         # Each idle connection with its cursor, kept (a cursor made per read was ~3 % of one).
         self._idle: list[tuple[psycopg.AsyncConnection[Any], psycopg.AsyncCursor[Any]]] = []
-        self._opened = False
-
-    async def open(self) -> None:
-        await super().open()
-        self._opened = True
 
     async def close(self) -> None:
         await super().close()
-        self._opened = False
         idle, self._idle = self._idle, []
         for connection, _cursor in idle:
             await connection.close()
@@ -220,7 +214,7 @@ class _PostgresReads(LoopReads):
         return connection, connection.cursor()
 
     async def _fetch(self, sql: str, parameters: Any) -> Sequence[Any] | None:
-        if not self._opened:
+        if self.loop is None:  # not opened, or closed
             raise LoopReadFailed("the loop's PostgreSQL reads are closed")
         for attempt in (1, 2):
             connection, cursor = self._idle.pop() if self._idle else await self._connect()
@@ -241,7 +235,7 @@ class _PostgresReads(LoopReads):
                 with anyio.CancelScope(shield=True):
                     await connection.close()
                 raise
-            if self._opened and len(self._idle) < self._size:
+            if self.loop is not None and len(self._idle) < self._size:
                 self._idle.append((connection, cursor))
             else:
                 await connection.close()
